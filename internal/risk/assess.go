@@ -97,16 +97,16 @@ func unauthEvidence(ep *result.Endpoint, class Class) string {
 		}
 		names = append(names, t.Name)
 	}
-	s := fmt.Sprintf("%s on a %s address completed the MCP handshake without credentials and listed %d tools",
-		ep.URL, class, len(ep.Tools))
+	s := fmt.Sprintf("%s on a %s address completed the MCP handshake without credentials and listed %s",
+		ep.URL, class, plural(len(ep.Tools), "tool"))
 	if len(names) > 0 {
 		s += " (" + strings.Join(names, ", ") + ")"
 	}
 	if n := len(ep.Resources) + len(ep.ResourceTemplates); n > 0 {
-		s += fmt.Sprintf(", %d resources", n)
+		s += ", " + plural(n, "resource")
 	}
 	if n := len(ep.Prompts); n > 0 {
-		s += fmt.Sprintf(", %d prompts", n)
+		s += ", " + plural(n, "prompt")
 	}
 	return s
 }
@@ -116,4 +116,11 @@ func metadataEvidence(a *result.AuthInfo) string {
 		return a.MetadataError
 	}
 	return "no usable protected resource metadata"
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

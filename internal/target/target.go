@@ -2,6 +2,14 @@
 // host:port, CIDRs, ranges, target files, nmap/masscan/zmap output) into a
 // stream of services to probe, with exclusions and sharding. Targets are
 // streamed, never materialised: a /8 never sits in memory.
+//
+// The entry points: ParseSpec (one target), ParsePorts (--ports),
+// ParseExclusions and ReadExclusions (--exclude, --exclude-file), ParseShard
+// ("I/N", 0-based) and NewStream, whose Each yields the services of literal
+// specs and target files (plain lists, nmap XML, masscan JSON and list
+// output, zmap CSV, detected by their first bytes) in a keyed pseudorandom
+// order that N shards split exactly. Host names are passed through, never
+// resolved here.
 package target
 
 // Service is one host:port (and, for URL targets, scheme and path) to probe.

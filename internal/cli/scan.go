@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpwarden/mcpwarden/internal/baseline"
 	"github.com/mcpwarden/mcpwarden/internal/finding"
 	"github.com/mcpwarden/mcpwarden/internal/probe"
 	"github.com/mcpwarden/mcpwarden/internal/report"
@@ -35,6 +36,7 @@ type scanConfig struct {
 	outputFile   string
 	all          bool
 	failOn       string
+	baseline     string
 	headers      headerFlag
 	concurrency  int
 	perHost      int
@@ -72,6 +74,7 @@ func scanFlags(cfg *scanConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.outputFile, "output-file", "", "")
 	fs.BoolVar(&cfg.all, "all", false, "")
 	fs.StringVar(&cfg.failOn, "fail-on", "high", "")
+	fs.StringVar(&cfg.baseline, "baseline", "", "")
 	fs.Var(&cfg.headers, "H", "")
 	fs.Var(&cfg.headers, "header", "")
 	fs.Var(positiveInt{&cfg.concurrency}, "c", "")
@@ -126,6 +129,8 @@ Output:
   --summary-line        end JSON Lines output with the summary object
   --fail-on SEVERITY    exit 1 when a finding is at or above it: info, low, medium,
                         high, critical or none (default high)
+  --baseline FILE       accepted findings (YAML: rule, url glob, reason, optional expires);
+                        they are reported as suppressed and do not count for --fail-on
   --no-progress         no progress line on stderr (never shown when stderr is not a terminal)
   -v, --verbose         debug logs on stderr
 
@@ -193,13 +198,14 @@ func runScan(ctx context.Context, env *Env, args []string) int {
 
 // scanPlan is a validated scan: what to read, how to probe, where to write.
 type scanPlan struct {
-	stream  *target.Stream
-	excl    *target.Exclusions
-	opts    scan.Options
-	format  report.Format
-	failOn  finding.Severity
-	closers []io.Closer
-	outPath string
+	stream   *target.Stream
+	excl     *target.Exclusions
+	opts     scan.Options
+	format   report.Format
+	failOn   finding.Severity
+	closers  []io.Closer
+	outPath  string
+	baseline *baseline.Baseline
 }
 
 func (p *scanPlan) closeInputs() {
@@ -256,6 +262,13 @@ func planScan(cfg *scanConfig, env *Env) (*scanPlan, error) {
 			continue
 		}
 		excl = excl.Union(more)
+	}
+	if cfg.baseline != "" {
+		b, err := readBaseline(cfg.baseline)
+		if err != nil {
+			bad("--baseline: %v", err)
+		}
+		plan.baseline = b
 	}
 	var shard target.Shard
 	if cfg.shard != "" {
@@ -392,6 +405,11 @@ func executeScan(ctx context.Context, env *Env, cfg *scanConfig, plan *scanPlan)
 		prog = newProgress(env.Stderr)
 		plan.opts.Progress = prog.update
 	}
+	warnExpired(env.Stderr, plan.baseline)
+	if plan.baseline != nil {
+		now := time.Now()
+		plan.opts.Amend = func(ep *result.Endpoint) { plan.baseline.Apply(ep, now) }
+	}
 	worst := finding.Severity(-1)
 	sum, runErr := scan.Run(ctx, plan.stream, plan.opts, func(ep *result.Endpoint) error {
 		if s, ok := finding.Max(ep.Findings); ok && s > worst {
@@ -438,6 +456,9 @@ func printSummary(w io.Writer, s *result.Summary) {
 	}
 	if len(fparts) == 0 {
 		fparts = []string{"none"}
+	}
+	if s.Suppressed > 0 {
+		fparts = append(fparts, fmt.Sprintf("%d suppressed by the baseline", s.Suppressed))
 	}
 	fmt.Fprintf(w, "mcpwarden: %d services probed (%s); findings: %s; %d excluded; %d requests in %.1fs\n",
 		s.Targets, strings.Join(parts, ", "), strings.Join(fparts, ", "), s.Excluded, s.Requests, float64(s.ElapsedMS)/1000)

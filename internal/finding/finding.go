@@ -80,18 +80,28 @@ type Finding struct {
 	// Evidence says what was observed, in one or two sentences. It never
 	// holds a credential.
 	Evidence string `json:"evidence,omitempty"`
+	// Suppressed is set when a baseline accepts this finding; a suppressed
+	// finding is reported but does not count towards --fail-on.
+	Suppressed *Suppression `json:"suppressed,omitempty"`
 }
 
-// Max returns the highest severity among fs and whether there was any.
+// Suppression says why a finding is accepted.
+type Suppression struct {
+	Reason  string `json:"reason"`
+	Expires string `json:"expires,omitempty"`
+}
+
+// Max returns the highest severity among the findings of fs that are not
+// suppressed, and whether there was any.
 func Max(fs []Finding) (Severity, bool) {
-	if len(fs) == 0 {
-		return Info, false
-	}
-	m := fs[0].Severity
-	for _, f := range fs[1:] {
-		if f.Severity > m {
-			m = f.Severity
+	m, any := Info, false
+	for _, f := range fs {
+		if f.Suppressed != nil {
+			continue
+		}
+		if !any || f.Severity > m {
+			m, any = f.Severity, true
 		}
 	}
-	return m, true
+	return m, any
 }

@@ -65,6 +65,17 @@ type Endpoint struct {
 	Prompts           []Prompt           `json:"prompts,omitempty"`
 	Listing           *Listing           `json:"listing,omitempty"`
 
+	// Risk sums up what the exposed tools and resources let a caller do.
+	Risk *RiskSummary `json:"risk,omitempty"`
+	// Origin is the result of repeating the handshake with a foreign
+	// Origin header (the CVE-2025-49596 class); set on MCP endpoints.
+	Origin *OriginCheck `json:"origin,omitempty"`
+	// HostHeader is the result of repeating it with a foreign Host header
+	// (DNS rebinding); tested on loopback and private targets only.
+	HostHeader *HostCheck `json:"host_header,omitempty"`
+	// Inspector is set when the service is the MCP Inspector's UI or proxy.
+	Inspector *InspectorInfo `json:"inspector,omitempty"`
+
 	Findings  []finding.Finding `json:"findings"`
 	ScannedAt time.Time         `json:"scanned_at"`
 	ElapsedMS int64             `json:"elapsed_ms"`
@@ -133,6 +144,8 @@ type AuthInfo struct {
 	ResourceMetadata    *ResourceMetadata `json:"resource_metadata,omitempty"`
 	// MetadataError says why the metadata could not be used.
 	MetadataError string `json:"metadata_error,omitempty"`
+	// AuthorizationServers is what the scan saw of each listed server.
+	AuthorizationServers []AuthServer `json:"authorization_servers,omitempty"`
 	// WithCredentials is true when the scan sent operator-supplied headers.
 	WithCredentials bool `json:"with_credentials,omitempty"`
 }
@@ -148,7 +161,9 @@ type ResourceMetadata struct {
 
 // Tool is one tools/list entry.
 type Tool struct {
-	Name         string          `json:"name"`
+	Name string `json:"name"`
+	// Risk lists the risk categories of the tool (see risk.Categories).
+	Risk         []string        `json:"risk,omitempty"`
 	Title        string          `json:"title,omitempty"`
 	Description  string          `json:"description,omitempty"`
 	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
@@ -158,11 +173,14 @@ type Tool struct {
 
 // Resource is one resources/list entry.
 type Resource struct {
-	URI         string `json:"uri"`
-	Name        string `json:"name,omitempty"`
-	Title       string `json:"title,omitempty"`
-	Description string `json:"description,omitempty"`
-	MimeType    string `json:"mime_type,omitempty"`
+	URI string `json:"uri"`
+	// Risk lists the risk categories of the resource (sensitive files,
+	// credentials).
+	Risk        []string `json:"risk,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	MimeType    string   `json:"mime_type,omitempty"`
 }
 
 // ResourceTemplate is one resources/templates/list entry.
@@ -189,6 +207,63 @@ type PromptArgument struct {
 	Required    bool   `json:"required,omitempty"`
 }
 
+// RiskSummary is the union of the risk categories found on an endpoint.
+type RiskSummary struct {
+	Categories []string `json:"categories"`
+}
+
+// OriginCheck records how the endpoint treats a request from a foreign
+// web origin.
+type OriginCheck struct {
+	// Validated is true when the foreign Origin was refused (403 or
+	// another 4xx without an MCP answer), false when the handshake
+	// succeeded anyway, null when not tested.
+	Validated *bool `json:"validated"`
+	// TestedWith is the Origin value sent.
+	TestedWith string `json:"tested_with,omitempty"`
+	// Status is the HTTP status of the answer to the foreign Origin.
+	Status int `json:"status,omitempty"`
+	// AllowOrigin and AllowCredentials are the CORS headers the endpoint
+	// sent back to the foreign Origin.
+	AllowOrigin      string `json:"allow_origin,omitempty"`
+	AllowCredentials bool   `json:"allow_credentials,omitempty"`
+}
+
+// HostCheck records how the endpoint treats a foreign Host header.
+type HostCheck struct {
+	Validated  *bool  `json:"validated"`
+	TestedWith string `json:"tested_with,omitempty"`
+	Status     int    `json:"status,omitempty"`
+}
+
+// InspectorInfo describes an MCP Inspector UI or proxy.
+type InspectorInfo struct {
+	// Component is "ui" or "proxy".
+	Component string `json:"component"`
+	Version   string `json:"version,omitempty"`
+	// TokenRequired is true when the proxy refused a request without its
+	// session token, false when it answered, null when not determined.
+	TokenRequired *bool  `json:"token_required"`
+	Evidence      string `json:"evidence,omitempty"`
+}
+
+// AuthServer is what the scan saw of one authorization server listed in
+// the protected resource metadata.
+type AuthServer struct {
+	Issuer string `json:"issuer"`
+	// MetadataURL is the RFC 8414 or OIDC discovery document fetched.
+	MetadataURL string `json:"metadata_url,omitempty"`
+	Reachable   bool   `json:"reachable"`
+	// Fetched is false when the server was not contacted (another host
+	// than the target, see --follow-auth-servers).
+	Fetched               bool     `json:"fetched"`
+	TokenEndpoint         string   `json:"token_endpoint,omitempty"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint,omitempty"`
+	CodeChallengeMethods  []string `json:"code_challenge_methods_supported,omitempty"`
+	RegistrationEndpoint  string   `json:"registration_endpoint,omitempty"`
+	Error                 string   `json:"error,omitempty"`
+}
+
 // Listing says how complete the enumeration is.
 type Listing struct {
 	// Truncated is true when a page, item or byte cap was reached.
@@ -205,6 +280,7 @@ type Summary struct {
 	Targets     int64          `json:"targets"` // host:port services probed
 	ByStatus    map[Status]int `json:"by_status"`
 	Findings    map[string]int `json:"findings_by_severity"`
+	Suppressed  int            `json:"suppressed,omitempty"` // findings a baseline accepted
 	Excluded    int64          `json:"excluded"`
 	Requests    int64          `json:"requests"`
 	ElapsedMS   int64          `json:"elapsed_ms"`
@@ -213,3 +289,17 @@ type Summary struct {
 
 // SummarySchema is the value of Summary.Schema.
 const SummarySchema = "mcpwarden.summary/v1"
+
+// Count adds the findings of ep to the summary: suppressed ones apart.
+func (s *Summary) Count(ep *Endpoint) {
+	if s.Findings == nil {
+		s.Findings = map[string]int{}
+	}
+	for _, f := range ep.Findings {
+		if f.Suppressed != nil {
+			s.Suppressed++
+			continue
+		}
+		s.Findings[f.Severity.String()]++
+	}
+}

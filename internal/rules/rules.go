@@ -29,6 +29,23 @@ const (
 	NonOAuthAuth          = "MCPW-005"
 	ListingTruncated      = "MCPW-006"
 	TLSCertificateInvalid = "MCPW-007"
+	OriginNotValidated    = "MCPW-008"
+	LocalWebReachable     = "MCPW-009"
+	HostNotValidated      = "MCPW-010"
+	CORSWildcard          = "MCPW-011"
+	CORSCredentialed      = "MCPW-012"
+	TLSExpired            = "MCPW-013"
+	TLSNotYetValid        = "MCPW-014"
+	TLSSelfSigned         = "MCPW-015"
+	TLSNameMismatch       = "MCPW-016"
+	TLSWeakVersion        = "MCPW-017"
+	InspectorVulnerable   = "MCPW-018"
+	InspectorProxyOpen    = "MCPW-019"
+	InspectorExposed      = "MCPW-020"
+	AuthServerUnreachable = "MCPW-021"
+	PKCEMissing           = "MCPW-022"
+	TokenEndpointPlain    = "MCPW-023"
+	SensitiveResources    = "MCPW-024"
 )
 
 var catalogue = []Rule{
@@ -83,10 +100,134 @@ var catalogue = []Rule{
 	},
 	{
 		ID: TLSCertificateInvalid, Severity: finding.Medium,
-		Title: "TLS certificate not valid for this endpoint",
+		Title: "TLS certificate chain not trusted",
 		Why: "Clients that verify certificates cannot connect safely; clients that skip verification can " +
 			"be intercepted.",
 		Fix: "Install a certificate from a trusted CA that covers the host name and is within its validity period.",
+	},
+	{
+		ID: OriginNotValidated, Severity: finding.Medium,
+		Title: "MCP endpoint does not validate the Origin header",
+		Why: "The MCP transport specification requires servers to validate Origin and answer 403 to an invalid " +
+			"one. Without it, any web page a user visits can send requests to the server through the user's " +
+			"browser (DNS rebinding and cross-site requests).",
+		Fix: "Reject requests whose Origin is present and not on an allowlist with 403 (the official SDKs " +
+			"have options for this), or put mcpwarden gate in front, which does it by default.",
+	},
+	{
+		ID: LocalWebReachable, Severity: finding.High,
+		Title: "Local MCP server reachable from any web page (CVE-2025-49596 class)",
+		Why: "The server listens on a loopback or private address, so its operators treat it as local, but it " +
+			"answers requests from foreign web origins. A malicious page opened in the user's browser can " +
+			"connect to it and call its tools, as CVE-2025-49596 showed for the MCP Inspector.",
+		Fix: "Validate Origin (403 for foreign origins) and Host (only localhost names) on the server, or front " +
+			"it with mcpwarden gate; upgrade SDKs that shipped rebinding protection off by default.",
+	},
+	{
+		ID: HostNotValidated, Severity: finding.Medium,
+		Title: "Host header not validated (DNS rebinding)",
+		Why: "A loopback or private MCP server that accepts any Host header can be reached through DNS " +
+			"rebinding: a hostile domain that resolves to the server's address turns the victim's browser " +
+			"into a client.",
+		Fix: "Accept only the expected host names (localhost, 127.0.0.1, the service's own name) and answer " +
+			"others with 403 or 421; the official Go and TypeScript SDKs have this protection, keep it on.",
+	},
+	{
+		ID: CORSWildcard, Severity: finding.Medium,
+		Title: "Wildcard CORS on an MCP endpoint",
+		Why: "Access-Control-Allow-Origin: * lets every web page read the endpoint's responses from a user's " +
+			"browser.",
+		Fix: "Remove the wildcard; allow only the web origins that need the endpoint and send Vary: Origin.",
+	},
+	{
+		ID: CORSCredentialed, Severity: finding.High,
+		Title: "CORS reflects a foreign Origin with credentials allowed",
+		Why: "The endpoint echoes an arbitrary Origin and sets Access-Control-Allow-Credentials: true: any web " +
+			"page can make authenticated requests with the user's cookies and read the answers.",
+		Fix: "Allow credentials only for an explicit allowlist of origins, never by reflecting the request's Origin.",
+	},
+	{
+		ID: TLSExpired, Severity: finding.High,
+		Title: "TLS certificate expired",
+		Why: "Clients that verify certificates refuse the connection; clients taught to ignore errors can be " +
+			"intercepted.",
+		Fix: "Renew the certificate and automate renewal (ACME).",
+	},
+	{
+		ID: TLSNotYetValid, Severity: finding.Medium,
+		Title: "TLS certificate not yet valid",
+		Why: "The certificate's validity starts in the future: the clock of the server or of its CA is wrong, " +
+			"or the wrong certificate is installed.",
+		Fix: "Install a certificate that is valid now and check the server's clock.",
+	},
+	{
+		ID: TLSSelfSigned, Severity: finding.Medium,
+		Title: "Self-signed TLS certificate",
+		Why: "No client can tell this certificate from an attacker's without pinning it; users learn to click " +
+			"through warnings.",
+		Fix: "Use a certificate from a CA the clients trust (a public CA, or the organisation's internal CA).",
+	},
+	{
+		ID: TLSNameMismatch, Severity: finding.Medium,
+		Title: "TLS certificate does not cover the host name",
+		Why: "The certificate is for another name, so verifying clients refuse it and the rest cannot tell " +
+			"the server from an impostor.",
+		Fix: "Install a certificate whose subject alternative names include the name clients use.",
+	},
+	{
+		ID: TLSWeakVersion, Severity: finding.Medium,
+		Title: "Weak TLS protocol version accepted",
+		Why:   "TLS 1.0 and 1.1 are deprecated (RFC 8996) and have known weaknesses.",
+		Fix:   "Accept TLS 1.2 and 1.3 only.",
+	},
+	{
+		ID: InspectorVulnerable, Severity: finding.Critical,
+		Title: "MCP Inspector vulnerable to CVE-2025-49596",
+		Why: "MCP Inspector before 0.14.1 runs a proxy without authentication or Origin checks that starts " +
+			"arbitrary commands: any web page the developer visits can execute code on their machine.",
+		Fix: "Upgrade @modelcontextprotocol/inspector to 0.14.1 or later, keep its session token on, and stop " +
+			"the Inspector when not in use.",
+	},
+	{
+		ID: InspectorProxyOpen, Severity: finding.Critical,
+		Title: "MCP Inspector proxy answers without its session token",
+		Why: "The Inspector's proxy starts MCP servers (that is, commands) on request. Without the session " +
+			"token check, whoever reaches the port can run commands.",
+		Fix: "Do not set DANGEROUSLY_OMIT_AUTH; keep the proxy bound to localhost; upgrade the Inspector.",
+	},
+	{
+		ID: InspectorExposed, Severity: finding.Low,
+		Title: "MCP Inspector running",
+		Why:   "A developer tool that can start commands is listening; it is meant to be short-lived and local.",
+		Fix:   "Stop the Inspector when not in use and keep it bound to 127.0.0.1.",
+	},
+	{
+		ID: AuthServerUnreachable, Severity: finding.Medium,
+		Title: "Authorization server metadata not reachable",
+		Why: "Clients discover the authorization and token endpoints through RFC 8414 or OpenID Connect " +
+			"discovery at the listed authorization server; if that fails, no compliant client can obtain a token.",
+		Fix: "Serve /.well-known/oauth-authorization-server (or /.well-known/openid-configuration) at each " +
+			"issuer listed in authorization_servers.",
+	},
+	{
+		ID: PKCEMissing, Severity: finding.Medium,
+		Title: "Authorization server does not advertise PKCE S256",
+		Why: "The MCP authorization specification requires PKCE with S256; clients must refuse to proceed " +
+			"when code_challenge_methods_supported does not list it.",
+		Fix: "Enable PKCE with the S256 method and list it in code_challenge_methods_supported.",
+	},
+	{
+		ID: TokenEndpointPlain, Severity: finding.High,
+		Title: "Token endpoint not on HTTPS",
+		Why:   "Authorization codes, refresh tokens and access tokens would cross the network in clear text.",
+		Fix:   "Serve every authorization server endpoint over HTTPS.",
+	},
+	{
+		ID: SensitiveResources, Severity: finding.High,
+		Title: "Sensitive resources listed without authentication",
+		Why: "The server advertises resources that look like secrets or system files (.env, SSH keys, cloud " +
+			"credentials, /etc/passwd, whole file systems); anyone who connects can read them with resources/read.",
+		Fix: "Stop exposing these resources, or require authentication (bind to loopback, or mcpwarden gate).",
 	},
 }
 

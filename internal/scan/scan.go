@@ -50,6 +50,10 @@ type Options struct {
 	// Probe configures the prober; its Dial, Wait and OnRequest are set
 	// by the pipeline.
 	Probe probe.Options
+	// Amend, when set, is called on each record after its findings are
+	// assessed and before it is counted and emitted (a baseline marks
+	// accepted findings there).
+	Amend func(*result.Endpoint)
 	// Progress, when set, is called after each service with the count of
 	// services done and MCP endpoints found.
 	Progress func(done, found int64)
@@ -146,13 +150,14 @@ func Run(ctx context.Context, src Source, opts Options, emit func(*result.Endpoi
 		sum.Targets++
 		for _, ep := range eps {
 			risk.Assess(ep)
+			if opts.Amend != nil {
+				opts.Amend(ep)
+			}
 			sum.ByStatus[ep.Status]++
 			if ep.Status == result.StatusMCP {
 				found.Add(1)
 			}
-			for _, f := range ep.Findings {
-				sum.Findings[f.Severity.String()]++
-			}
+			sum.Count(ep)
 			if ep.Status == result.StatusClosed && !opts.EmitClosed {
 				continue
 			}

@@ -99,7 +99,7 @@ func runReport(ctx context.Context, env *Env, args []string) int {
 		defer file.Close()
 		out = file
 	}
-	w, err := report.New(f, out, report.Options{All: all, Color: outFile == "" && report.AutoColor(env.Stdout, env.Getenv)})
+	w, err := report.New(f, out, report.Options{Version: Version, All: all, Color: outFile == "" && report.AutoColor(env.Stdout, env.Getenv)})
 	if err != nil {
 		return fail(env, err)
 	}

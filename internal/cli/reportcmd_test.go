@@ -16,7 +16,7 @@ func TestReportReRendersOfflineWithBaseline(t *testing.T) {
 	s := startLab(t, lab.KindOpenStreamable, "127.0.0.66")
 	dir := t.TempDir()
 	saved := filepath.Join(dir, "scan.jsonl")
-	if code, _, errs := run(t, context.Background(), "", "scan", s.URL, "--output-file", saved, "--summary-line"); code != ExitOK {
+	if code, _, errs := run(t, context.Background(), "", "scan", s.URL, "--output-file", saved, "--summary-line"); code != ExitFindings {
 		t.Fatalf("scan exit %d: %s", code, errs)
 	}
 	// The saved scan is re-rendered with the server gone: report is offline.

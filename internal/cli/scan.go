@@ -123,7 +123,8 @@ Targets:
   --seed N              key of the spread-out target order (same on every shard) (default 0)
 
 Output:
-  -o, --output FORMAT   table, jsonl or json (default: table on a terminal, jsonl otherwise)
+  -o, --output FORMAT   table, jsonl, json, sarif or markdown (default: table on a terminal,
+                        jsonl otherwise)
   --output-file FILE    write the report to FILE instead of stdout
   --all                 also list closed ports and non-MCP services in reports
   --summary-line        end JSON Lines output with the summary object
@@ -393,6 +394,7 @@ func executeScan(ctx context.Context, env *Env, cfg *scanConfig, plan *scanPlan)
 		out = f
 	}
 	w, err := report.New(plan.format, out, report.Options{
+		Version:     Version,
 		All:         cfg.all,
 		Color:       plan.outPath == "" && report.AutoColor(env.Stdout, env.Getenv),
 		SummaryLine: cfg.summaryLine,

@@ -45,5 +45,5 @@ func ExampleParseFormat() {
 	_, err := report.ParseFormat("xml")
 	fmt.Println(err)
 	// Output:
-	// report: unknown format "xml" (valid: table, jsonl, json)
+	// report: unknown format "xml" (valid: table, jsonl, json, sarif, markdown)
 }

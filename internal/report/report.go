@@ -1,12 +1,12 @@
 // Package report writes scan results: one result.Endpoint at a time, then a
 // result.Summary when the run ends. Each output format is one Writer in its
-// own file (table.go, jsonl.go, json.go); New picks one by Format and wraps
-// it with what every format shares: endpoint normalisation, optional
-// redaction, locking and the closed state.
+// own file (table.go, jsonl.go, json.go, sarif.go, markdown.go); New picks
+// one by Format and wraps it with what every format shares: endpoint
+// normalisation, optional redaction, locking and the closed state.
 //
 // Streaming formats (jsonl) put each record on the output as soon as it is
 // written, so that an interrupted scan keeps every result it produced;
-// document formats (json, table) buffer until Close.
+// document formats (json, table, sarif, markdown) buffer until Close.
 package report
 
 import (
@@ -35,6 +35,14 @@ const (
 	// FormatJSON is one document (schema mcpwarden.report/v1) holding every
 	// endpoint and the summary, written at Close.
 	FormatJSON Format = "json"
+	// FormatSARIF is one SARIF 2.1.0 log for GitHub code scanning and other
+	// SARIF consumers: the rules catalogue and one result per finding,
+	// written at Close (docs/reports.md).
+	FormatSARIF Format = "sarif"
+	// FormatMarkdown is a report for people: summary, exposed endpoints,
+	// tools by risk, Origin and Host verdicts and findings grouped by rule
+	// with their remediation, written at Close (docs/reports.md).
+	FormatMarkdown Format = "markdown"
 )
 
 // ReportSchema is the value of the "schema" member of a FormatJSON document.
@@ -75,6 +83,10 @@ type Options struct {
 	// mcpwarden.summary/v1) as a last line at Close. false (the default)
 	// leaves the stream holding endpoint records only.
 	SummaryLine bool
+	// Version is the mcpwarden version that reports naming their producer
+	// carry (sarif, markdown). Empty means the main module's version from
+	// the build information, or "dev" when there is none.
+	Version string
 }
 
 // constructors maps each format to its writer. A new format is one file with
@@ -86,6 +98,8 @@ var constructors = []struct {
 	{FormatTable, newTable},
 	{FormatJSONL, newJSONL},
 	{FormatJSON, newJSON},
+	{FormatSARIF, newSARIF},
+	{FormatMarkdown, newMarkdown},
 }
 
 // Formats returns the names of every format, in the order they are offered.

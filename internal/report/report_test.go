@@ -88,10 +88,12 @@ func TestParseFormat(t *testing.T) {
 		{"table", FormatTable, ""},
 		{"jsonl", FormatJSONL, ""},
 		{"json", FormatJSON, ""},
+		{"sarif", FormatSARIF, ""},
+		{"Markdown", FormatMarkdown, ""},
 		{" JSONL\n", FormatJSONL, ""},
 		{"Table", FormatTable, ""},
-		{"", "", `unknown format "" (valid: table, jsonl, json)`},
-		{"xml", "", `unknown format "xml" (valid: table, jsonl, json)`},
+		{"", "", `unknown format "" (valid: table, jsonl, json, sarif, markdown)`},
+		{"xml", "", `unknown format "xml" (valid: table, jsonl, json, sarif, markdown)`},
 		{"json lines", "", `unknown format "json lines"`},
 	}
 	for _, tt := range tests {
@@ -112,7 +114,7 @@ func TestParseFormat(t *testing.T) {
 
 func TestFormats(t *testing.T) {
 	got := Formats()
-	want := []Format{FormatTable, FormatJSONL, FormatJSON}
+	want := []Format{FormatTable, FormatJSONL, FormatJSON, FormatSARIF, FormatMarkdown}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Formats() = %v, want %v", got, want)
 	}
@@ -127,8 +129,8 @@ func TestFormats(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	if _, err := New("sarif", &bytes.Buffer{}, Options{}); err == nil || !strings.Contains(err.Error(), `"sarif"`) {
-		t.Errorf("New(sarif) error = %v, want one naming the format", err)
+	if _, err := New("xml", &bytes.Buffer{}, Options{}); err == nil || !strings.Contains(err.Error(), `"xml"`) {
+		t.Errorf("New(xml) error = %v, want one naming the format", err)
 	}
 	if _, err := New(FormatJSONL, nil, Options{}); err == nil {
 		t.Error("New with a nil io.Writer: no error")
@@ -212,17 +214,17 @@ func TestInputUntouched(t *testing.T) {
 					t.Fatal("Write modified its argument")
 				}
 				// Reuse the record as a scanner reusing a buffer would.
-				e.URL = "http://changed/"
-				e.Tools[0].Name = "changed"
-				e.MCP.Server.Name = "changed"
-				e.Findings = append(e.Findings, finding.Finding{Rule: "MCPW-999", Title: "changed"})
+				e.URL = "http://zz-changed-zz/"
+				e.Tools[0].Name = "zz-changed-zz"
+				e.MCP.Server.Name = "zz-changed-zz"
+				e.Findings = append(e.Findings, finding.Finding{Rule: "MCPW-999", Title: "zz-changed-zz"})
 				if err := w.Close(nil); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got.Bytes(), want.Bytes()) {
 					t.Errorf("output changed when the record was reused after Write:\n%s\nwant\n%s", got.Bytes(), want.Bytes())
 				}
-				if bytes.Contains(got.Bytes(), []byte("changed")) {
+				if bytes.Contains(got.Bytes(), []byte("zz-changed-zz")) {
 					t.Error("output holds a value set after Write")
 				}
 			})

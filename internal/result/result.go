@@ -102,6 +102,14 @@ type TLSInfo struct {
 	// host name scanned; VerifyError says why not.
 	Valid       bool   `json:"valid"`
 	VerifyError string `json:"verify_error,omitempty"`
+	// NameMismatch is true when the certificate does not cover the host.
+	NameMismatch bool `json:"name_mismatch,omitempty"`
+	// UnknownAuthority is true when the chain ends at a CA the system does
+	// not trust (a self-signed certificate is one case).
+	UnknownAuthority bool `json:"unknown_authority,omitempty"`
+	// WeakVersions lists deprecated protocol versions (TLS 1.0, 1.1) the
+	// server still accepts, from extra handshakes limited to them.
+	WeakVersions []string `json:"weak_versions,omitempty"`
 }
 
 // MCPInfo identifies the server.
@@ -186,10 +194,12 @@ type Resource struct {
 // ResourceTemplate is one resources/templates/list entry.
 type ResourceTemplate struct {
 	URITemplate string `json:"uri_template"`
-	Name        string `json:"name,omitempty"`
-	Title       string `json:"title,omitempty"`
-	Description string `json:"description,omitempty"`
-	MimeType    string `json:"mime_type,omitempty"`
+	// Risk lists the risk categories of the template (see Resource.Risk).
+	Risk        []string `json:"risk,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	MimeType    string   `json:"mime_type,omitempty"`
 }
 
 // Prompt is one prompts/list entry.

@@ -1,0 +1,660 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/finding"
+	"github.com/mcpwarden/mcpwarden/internal/result"
+	"github.com/mcpwarden/mcpwarden/internal/rules"
+)
+
+// Caps, in runes, of server-controlled text in the Markdown report.
+const (
+	mdCapShort    = 64  // ids, schemes, categories, versions
+	mdCapName     = 120 // server, tool and resource names
+	mdCapURL      = 300
+	mdCapEvidence = 600
+)
+
+// riskOrder ranks the risk categories from the most to the least
+// dangerous in the hands of an anonymous caller; "Tools by risk" sorts by
+// it. Unknown categories rank after these.
+var riskOrder = []string{
+	"command-exec", "destructive", "secrets", "file-write", "db-write", "payments",
+	"cloud-infra", "messaging", "network-fetch", "file-read", "db-query",
+}
+
+// markdownWriter keeps, per endpoint, the pieces of the report already
+// escaped (no reference to the endpoint) and writes the document at Close.
+type markdownWriter struct {
+	w       io.Writer
+	all     bool
+	version string
+	seq     int
+
+	rows     []mdRow
+	hidden   map[result.Status]int
+	tools    []mdRisky
+	res      []mdRisky
+	checks   []mdLine
+	insp     []mdLine
+	findings []mdFinding
+	// derived counts the records, for when Close gets no summary.
+	derived   result.Summary
+	endpoints int
+	first     time.Time
+	last      time.Time
+}
+
+type mdRow struct {
+	seq    int
+	sev    finding.Severity
+	hasSev bool
+	url    string // sanitised: sort key
+	cells  []string
+}
+
+// mdRisky is a tool or resource with risk categories.
+type mdRisky struct {
+	rank  int // riskRank of its worst category
+	n     int // number of categories
+	name  string
+	url   string
+	cells []string
+}
+
+// mdLine is a table row about one endpoint, sorted by its URL.
+type mdLine struct {
+	url   string
+	cells []string
+}
+
+type mdFinding struct {
+	rule  string // catalogue id, or the sanitised id of an unknown rule
+	title string // sanitised finding title, for unknown rules
+	sev   finding.Severity
+	url   string
+	seq   int
+	cells []string
+}
+
+var _ Writer = (*markdownWriter)(nil)
+
+func newMarkdown(w io.Writer, opts Options) Writer {
+	return &markdownWriter{
+		w:       w,
+		all:     opts.All,
+		version: toolVersion(opts.Version),
+		hidden:  map[result.Status]int{},
+		derived: result.Summary{ByStatus: map[result.Status]int{}, Findings: map[string]int{}},
+	}
+}
+
+func (m *markdownWriter) Write(e *result.Endpoint) error {
+	m.seq++
+	m.endpoints++
+	m.derived.ByStatus[e.Status]++
+	m.derived.Count(e)
+	if !e.ScannedAt.IsZero() {
+		if m.first.IsZero() || e.ScannedAt.Before(m.first) {
+			m.first = e.ScannedAt
+		}
+		if e.ScannedAt.After(m.last) {
+			m.last = e.ScannedAt
+		}
+	}
+	url := SafeText(endpointURL(e), mdCapURL)
+	urlCell := mdCode(url)
+
+	if e.Status == result.StatusMCP || len(e.Findings) > 0 || m.all {
+		row := mdRow{seq: m.seq, url: url}
+		row.sev, row.hasSev = finding.Max(e.Findings)
+		sevCell := "-"
+		if row.hasSev {
+			sevCell = "**" + row.sev.String() + "**"
+		}
+		row.cells = []string{
+			sevCell, urlCell, mdWord(string(e.Status)), mdAuth(e.Auth), mdTransport(e.MCP), mdServer(e.MCP),
+			mdToolCount(e), mdCategories(riskCategories(e)), mdHighest(e.Findings),
+		}
+		m.rows = append(m.rows, row)
+	} else {
+		m.hidden[e.Status]++
+	}
+
+	for _, t := range e.Tools {
+		if len(t.Risk) == 0 {
+			continue
+		}
+		name := SafeText(t.Name, mdCapName)
+		m.tools = append(m.tools, mdRisky{
+			rank: worstRank(t.Risk), n: len(t.Risk), name: name, url: url,
+			cells: []string{mdCategories(t.Risk), mdCode(name), urlCell},
+		})
+	}
+	for _, r := range e.Resources {
+		if len(r.Risk) == 0 {
+			continue
+		}
+		uri := SafeText(r.URI, mdCapURL)
+		m.res = append(m.res, mdRisky{
+			rank: worstRank(r.Risk), n: len(r.Risk), name: uri, url: url,
+			cells: []string{mdCategories(r.Risk), mdCode(uri), urlCell},
+		})
+	}
+	if e.Origin != nil || e.HostHeader != nil {
+		m.checks = append(m.checks, mdLine{url: url, cells: []string{urlCell, mdOrigin(e.Origin), mdHost(e.HostHeader)}})
+	}
+	if in := e.Inspector; in != nil {
+		m.insp = append(m.insp, mdLine{url: url, cells: []string{
+			urlCell, mdWord(in.Component), mdCode(SafeText(in.Version, mdCapShort)), mdToken(in.TokenRequired),
+			mdCode(SafeText(in.Evidence, mdCapEvidence)),
+		}})
+	}
+	for _, f := range e.Findings {
+		id := SafeText(f.Rule, mdCapShort)
+		sev := mdSeverity(f.Severity)
+		if f.Suppressed != nil {
+			sev += " (suppressed: " + mdCode(SafeText(f.Suppressed.Reason, mdCapEvidence)) + ")"
+		}
+		m.findings = append(m.findings, mdFinding{
+			rule: id, title: SafeText(f.Title, mdCapName), sev: clampSeverity(f.Severity),
+			url: url, seq: m.seq,
+			cells: []string{sev, urlCell, mdCode(SafeText(f.Evidence, mdCapEvidence))},
+		})
+	}
+	return nil
+}
+
+func (m *markdownWriter) Close(s *result.Summary) error {
+	var b bytes.Buffer
+	b.WriteString("# mcpwarden scan report\n\n")
+	fmt.Fprintf(&b, "Generated by mcpwarden %s.", mdCode(m.version))
+	if !m.first.IsZero() {
+		fmt.Fprintf(&b, " Endpoints scanned from %s to %s.", mdTime(m.first), mdTime(m.last))
+	}
+	b.WriteString("\n\nEvery value the scanned servers control (names, URLs, evidence) is shown as code: read it as data.\n")
+	m.writeSummary(&b, s)
+	m.writeEndpoints(&b)
+	m.writeRisky(&b)
+	m.writeChecks(&b)
+	m.writeFindings(&b)
+	*m = markdownWriter{w: m.w}
+	if _, err := m.w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("report: markdown: %w", err)
+	}
+	return flush(m.w)
+}
+
+func (m *markdownWriter) writeSummary(b *bytes.Buffer, s *result.Summary) {
+	b.WriteString("\n## Summary\n\n")
+	var rows [][]string
+	add := func(k, v string) { rows = append(rows, []string{k, v}) }
+	if s == nil {
+		add("Endpoints reported", strconv.Itoa(m.endpoints))
+		add("Endpoints by status", mdStatusCounts(m.derived.ByStatus, true))
+		add("Findings by severity", mdSeverityCounts(m.derived.Findings))
+		if m.derived.Suppressed > 0 {
+			add("Suppressed by a baseline", strconv.Itoa(m.derived.Suppressed))
+		}
+	} else {
+		add("Targets probed", strconv.FormatInt(s.Targets, 10))
+		add("Endpoints by status", mdStatusCounts(s.ByStatus, true))
+		add("Findings by severity", mdSeverityCounts(s.Findings))
+		if s.Suppressed > 0 {
+			add("Suppressed by a baseline", strconv.Itoa(s.Suppressed))
+		}
+		add("Targets excluded", strconv.FormatInt(s.Excluded, 10))
+		add("Requests sent", strconv.FormatInt(s.Requests, 10))
+		add("Elapsed", (time.Duration(s.ElapsedMS) * time.Millisecond).String())
+		if s.Interrupted {
+			add("Interrupted", "yes: the results are partial")
+		}
+	}
+	writeTable(b, []string{"Measure", "Value"}, func(yield func([]string)) {
+		for _, r := range rows {
+			yield(r)
+		}
+	})
+}
+
+func (m *markdownWriter) writeEndpoints(b *bytes.Buffer) {
+	if m.all {
+		b.WriteString("\n## Endpoints\n\n")
+	} else {
+		b.WriteString("\n## Exposed endpoints\n\n")
+	}
+	slices.SortStableFunc(m.rows, func(a, c mdRow) int {
+		if a.hasSev != c.hasSev {
+			if a.hasSev {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(c.sev, a.sev), strings.Compare(a.url, c.url), cmp.Compare(a.seq, c.seq))
+	})
+	if len(m.rows) == 0 {
+		b.WriteString("No MCP endpoint found.\n")
+	} else {
+		writeTable(b, []string{"Severity", "URL", "Status", "Auth", "Transport", "Server", "Tools", "Risk", "Highest finding"},
+			func(yield func([]string)) {
+				for _, r := range m.rows {
+					yield(r.cells)
+				}
+			})
+	}
+	if n := total(m.hidden); n > 0 {
+		fmt.Fprintf(b, "\n%d %s without MCP and without findings not listed (%s).\n", n,
+			plural(n, "endpoint", "endpoints"), mdStatusCounts(m.hidden, false))
+	}
+}
+
+func (m *markdownWriter) writeRisky(b *bytes.Buffer) {
+	sortRisky := func(list []mdRisky) {
+		slices.SortStableFunc(list, func(a, c mdRisky) int {
+			return cmp.Or(cmp.Compare(a.rank, c.rank), cmp.Compare(c.n, a.n), strings.Compare(a.name, c.name),
+				strings.Compare(a.url, c.url))
+		})
+	}
+	b.WriteString("\n## Tools by risk\n\n")
+	if len(m.tools) == 0 {
+		b.WriteString("No listed tool carries a risk category.\n")
+	} else {
+		b.WriteString("What each tool lets an anonymous caller do, most dangerous first.\n\n")
+		sortRisky(m.tools)
+		writeTable(b, []string{"Risk", "Tool", "Endpoint"}, rowsOf(m.tools))
+	}
+	if len(m.res) > 0 {
+		b.WriteString("\n## Resources by risk\n\n")
+		sortRisky(m.res)
+		writeTable(b, []string{"Risk", "Resource", "Endpoint"}, rowsOf(m.res))
+	}
+}
+
+func rowsOf(list []mdRisky) func(func([]string)) {
+	return func(yield func([]string)) {
+		for _, r := range list {
+			yield(r.cells)
+		}
+	}
+}
+
+func (m *markdownWriter) writeChecks(b *bytes.Buffer) {
+	b.WriteString("\n## Origin and Host checks\n\n")
+	if len(m.checks) == 0 {
+		b.WriteString("No endpoint was tested with a foreign Origin or Host header.\n")
+	} else {
+		b.WriteString("A server that answers a foreign Origin can be driven by any web page its user visits; one that " +
+			"answers a foreign Host can be reached through DNS rebinding.\n\n")
+		slices.SortStableFunc(m.checks, func(a, c mdLine) int { return strings.Compare(a.url, c.url) })
+		writeTable(b, []string{"Endpoint", "Origin", "Host"}, func(yield func([]string)) {
+			for _, c := range m.checks {
+				yield(c.cells)
+			}
+		})
+	}
+	if len(m.insp) > 0 {
+		b.WriteString("\n## MCP Inspector\n\n")
+		slices.SortStableFunc(m.insp, func(a, c mdLine) int { return strings.Compare(a.url, c.url) })
+		writeTable(b, []string{"Endpoint", "Component", "Version", "Session token", "Evidence"}, func(yield func([]string)) {
+			for _, in := range m.insp {
+				yield(in.cells)
+			}
+		})
+	}
+}
+
+// writeFindings groups the findings by rule, the rules with the most
+// severe finding first, each with the catalogue's why and fix.
+func (m *markdownWriter) writeFindings(b *bytes.Buffer) {
+	b.WriteString("\n## Findings by rule\n")
+	if len(m.findings) == 0 {
+		b.WriteString("\nNo findings.\n")
+		return
+	}
+	groups := map[string][]mdFinding{}
+	for _, f := range m.findings {
+		groups[f.rule] = append(groups[f.rule], f)
+	}
+	worst := func(fs []mdFinding) finding.Severity {
+		w := finding.Info
+		for _, f := range fs {
+			w = max(w, f.sev)
+		}
+		return w
+	}
+	ids := make([]string, 0, len(groups))
+	for id := range groups {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, c string) int {
+		return cmp.Or(cmp.Compare(worst(groups[c]), worst(groups[a])), strings.Compare(a, c))
+	})
+	for _, id := range ids {
+		fs := groups[id]
+		slices.SortStableFunc(fs, func(a, c mdFinding) int {
+			return cmp.Or(cmp.Compare(c.sev, a.sev), strings.Compare(a.url, c.url), cmp.Compare(a.seq, c.seq))
+		})
+		urls := map[string]bool{}
+		for _, f := range fs {
+			urls[f.url] = true
+		}
+		counts := fmt.Sprintf("%d %s on %d %s.", len(fs), plural(len(fs), "finding", "findings"),
+			len(urls), plural(len(urls), "endpoint", "endpoints"))
+		if r, ok := rules.Lookup(id); ok {
+			fmt.Fprintf(b, "\n### %s: %s\n\n", r.ID, r.TitleMarkdown())
+			fmt.Fprintf(b, "Default severity: %s. %s\n\n", r.Severity, counts)
+			b.WriteString(r.HelpMarkdown())
+			b.WriteString("\n\n")
+		} else {
+			fmt.Fprintf(b, "\n### %s\n\n", mdCode(cmp.Or(id, "(no rule id)")))
+			if fs[0].title != "" {
+				fmt.Fprintf(b, "Reported title: %s. ", mdCode(fs[0].title))
+			}
+			fmt.Fprintf(b, "This rule is not in the catalogue of this mcpwarden version. %s\n\n", counts)
+		}
+		writeTable(b, []string{"Severity", "Endpoint", "Evidence"}, func(yield func([]string)) {
+			for _, f := range fs {
+				yield(f.cells)
+			}
+		})
+	}
+}
+
+// writeTable writes a GitHub-flavoured Markdown table. Cells are already
+// Markdown (empty cells become "-"); writeTable escapes every pipe in them,
+// which GitHub reads as a literal pipe even inside a code span, so that no
+// cell can split its row. GitHub reads a backslash before any character as
+// an escape when it splits a row, so the backslashes right before a pipe
+// are doubled first: text ending in a backslash cannot unescape the pipe
+// that follows (inside a code span, such a backslash then shows twice).
+func writeTable(b *bytes.Buffer, header []string, rows func(yield func([]string))) {
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
+	b.WriteString(strings.Repeat("|---", len(header)) + "|\n")
+	rows(func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" ")
+			b.WriteString(escapeCell(cmp.Or(c, "-")))
+			b.WriteString(" |")
+		}
+		b.WriteString("\n")
+	})
+}
+
+// escapeCell escapes the pipes of a table cell (see writeTable).
+func escapeCell(c string) string {
+	if !strings.Contains(c, "|") {
+		return c
+	}
+	var b strings.Builder
+	run := 0 // backslashes just written
+	for i := 0; i < len(c); i++ {
+		switch c[i] {
+		case '\\':
+			run++
+			b.WriteByte('\\')
+			continue
+		case '|':
+			b.WriteString(strings.Repeat(`\`, run))
+			b.WriteString(`\|`)
+		default:
+			b.WriteByte(c[i])
+		}
+		run = 0
+	}
+	return b.String()
+}
+
+// mdCode renders text (already sanitised with SafeText, so one line with
+// no control or format characters) as an inline code span: inside one,
+// Markdown reads no emphasis, link, autolink, HTML or entity. The fence is
+// one backtick longer than the longest run of backticks in the text, and a
+// space pads text that starts or ends with a backtick. Empty text is "-".
+func mdCode(text string) string {
+	if text == "" {
+		return "-"
+	}
+	longest, run := 0, 0
+	for i := 0; i < len(text); i++ {
+		if text[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if text[0] == '`' || text[len(text)-1] == '`' {
+		text = " " + text + " "
+	}
+	return fence + text + fence
+}
+
+// plainWord matches text that Markdown shows as written: lower-case
+// letters, digits and hyphens (no dot, so no www. autolink).
+var plainWord = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// mdWord renders an enum-like value (a status, a scheme, a category)
+// plainly when it is a plain word, and as code otherwise.
+func mdWord(s string) string {
+	s = SafeText(s, mdCapShort)
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return mdCode(s)
+}
+
+func mdSeverity(s finding.Severity) string {
+	return clampSeverity(s).String()
+}
+
+func mdTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func mdAuth(a *result.AuthInfo) string {
+	if a == nil {
+		return "-"
+	}
+	cell := mdWord(a.Scheme)
+	if a.Scheme == "" {
+		cell = "none"
+		if a.Required {
+			cell = "required"
+		}
+	}
+	if a.WithCredentials {
+		cell += " (with the scan's credentials)"
+	}
+	return cell
+}
+
+func mdTransport(mi *result.MCPInfo) string {
+	if mi == nil {
+		return "-"
+	}
+	cell := mdWord(mi.Transport)
+	if v := SafeText(mi.ProtocolVersion, mdCapShort); v != "" {
+		cell += " " + mdCode(v)
+	}
+	return cell
+}
+
+func mdServer(mi *result.MCPInfo) string {
+	if mi == nil {
+		return "-"
+	}
+	name := SafeText(cmp.Or(mi.Server.Name, mi.Server.Title), mdCapName)
+	if v := SafeText(mi.Server.Version, mdCapShort); v != "" {
+		name = cmp.Or(name, "?") + " " + v
+	}
+	return mdCode(name)
+}
+
+func mdToolCount(e *result.Endpoint) string {
+	if len(e.Tools) == 0 && e.Listing == nil {
+		return "-"
+	}
+	cell := strconv.Itoa(len(e.Tools))
+	if e.Listing != nil && e.Listing.Truncated {
+		cell += "+ (listing incomplete)"
+	}
+	return cell
+}
+
+// mdHighest is the id and title of the most severe finding that no
+// baseline suppresses (the one finding.Max counts).
+func mdHighest(fs []finding.Finding) string {
+	var best *finding.Finding
+	for i := range fs {
+		f := &fs[i]
+		if f.Suppressed != nil {
+			continue
+		}
+		if best == nil || f.Severity > best.Severity ||
+			(f.Severity == best.Severity && f.Rule < best.Rule) {
+			best = f
+		}
+	}
+	if best == nil {
+		return "-"
+	}
+	id := SafeText(best.Rule, mdCapShort)
+	if r, ok := rules.Lookup(id); ok {
+		return r.ID + " " + r.TitleMarkdown()
+	}
+	return mdCode(id) + " " + mdCode(SafeText(best.Title, mdCapName))
+}
+
+func riskCategories(e *result.Endpoint) []string {
+	if e.Risk == nil {
+		return nil
+	}
+	return e.Risk.Categories
+}
+
+// mdCategories lists risk categories, most dangerous first.
+func mdCategories(cats []string) string {
+	if len(cats) == 0 {
+		return "-"
+	}
+	sorted := slices.Clone(cats)
+	slices.SortStableFunc(sorted, func(a, c string) int {
+		return cmp.Or(cmp.Compare(riskRank(a), riskRank(c)), strings.Compare(a, c))
+	})
+	sorted = slices.Compact(sorted)
+	parts := make([]string, 0, len(sorted))
+	for _, c := range sorted {
+		parts = append(parts, mdWord(c))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func riskRank(c string) int {
+	if i := slices.Index(riskOrder, c); i >= 0 {
+		return i
+	}
+	return len(riskOrder)
+}
+
+func worstRank(cats []string) int {
+	r := len(riskOrder)
+	for _, c := range cats {
+		r = min(r, riskRank(c))
+	}
+	return r
+}
+
+// mdVerdict renders a validated flag: nil is "not tested".
+func mdVerdict(v *bool, status int, testedWith string) string {
+	if v == nil {
+		return "not tested"
+	}
+	cell := "validated"
+	if !*v {
+		cell = "**not validated**"
+	}
+	var detail []string
+	if status != 0 {
+		detail = append(detail, "HTTP "+strconv.Itoa(status))
+	}
+	if t := SafeText(testedWith, mdCapURL); t != "" {
+		detail = append(detail, "sent "+mdCode(t))
+	}
+	if len(detail) > 0 {
+		cell += " (" + strings.Join(detail, ", ") + ")"
+	}
+	return cell
+}
+
+func mdOrigin(o *result.OriginCheck) string {
+	if o == nil {
+		return "not tested"
+	}
+	cell := mdVerdict(o.Validated, o.Status, o.TestedWith)
+	if ao := SafeText(o.AllowOrigin, mdCapURL); ao != "" {
+		cell += "; Access-Control-Allow-Origin " + mdCode(ao)
+		if o.AllowCredentials {
+			cell += " with credentials"
+		}
+	}
+	return cell
+}
+
+func mdHost(h *result.HostCheck) string {
+	if h == nil {
+		return "not tested"
+	}
+	return mdVerdict(h.Validated, h.Status, h.TestedWith)
+}
+
+func mdToken(v *bool) string {
+	switch {
+	case v == nil:
+		return "unknown"
+	case *v:
+		return "required"
+	}
+	return "**not required**"
+}
+
+// mdStatusCounts renders "mcp 3, not-mcp 1, ...", then any other key as
+// code; with all, every known status is listed even at zero.
+func mdStatusCounts(m map[result.Status]int, all bool) string {
+	var parts []string
+	for _, st := range sortedStatuses(m) {
+		if n := m[st]; n > 0 || (all && slices.Contains(statusOrder, st)) {
+			parts = append(parts, fmt.Sprintf("%s %d", mdWord(string(st)), n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mdSeverityCounts renders "critical 0, high 2, ...", then any other key
+// as code.
+func mdSeverityCounts(m map[string]int) string {
+	var parts, known, extra []string
+	for s := finding.Critical; s >= finding.Info; s-- {
+		known = append(known, s.String())
+		parts = append(parts, fmt.Sprintf("%s %d", s, m[s.String()]))
+	}
+	for k := range m {
+		if !slices.Contains(known, k) {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	for _, k := range extra {
+		parts = append(parts, fmt.Sprintf("%s %d", mdWord(k), m[k]))
+	}
+	return strings.Join(parts, ", ")
+}

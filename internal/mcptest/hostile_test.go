@@ -454,23 +454,75 @@ func TestHostileKinds(t *testing.T) {
 			}
 		},
 		ManyTools: func(t *testing.T, h *HostileServer) {
-			c := hostileClient(t, 5*time.Second)
+			// The reply is about 12 MB: compare it as it streams in with
+			// the expected bytes, without holding the body or decoding
+			// 100,000 objects (too slow under -race). A context bounds
+			// the whole read, not a client timeout that -race and
+			// parallel tests make tight.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
 			u := h.URL + "/mcp"
-			sid, _ := hostileInit(t, c, u)
-			resp := hostilePost(t, c, u, sid, `{"jsonrpc":"2.0","id":"list-1","method":"tools/list"}`)
-			body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+			sid, _ := hostileInit(t, hostileClient(t, 5*time.Second), u)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(`{"jsonrpc":"2.0","id":"list-1","method":"tools/list"}`))
 			if err != nil {
-				t.Fatalf("read: %v", err)
+				t.Fatal(err)
 			}
-			if !bytes.HasPrefix(body, []byte(`{"jsonrpc":"2.0","id":"list-1","result":{"tools":[{"name":"tool_000000"`)) {
-				t.Fatalf("first bytes %.80q", body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Session-Id", sid)
+			req.Header.Set("MCP-Protocol-Version", HostileProtocolVersion)
+			resp, err := hostileClient(t, 0).Do(req)
+			if err != nil {
+				t.Fatalf("tools/list: %v", err)
 			}
-			if n := bytes.Count(body, []byte(`{"name":"tool_`)); n != HostileManyToolsCount {
-				t.Fatalf("%d tools, want %d", n, HostileManyToolsCount)
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("tools/list: %s %q", resp.Status, resp.Header.Get("Content-Type"))
 			}
-			last := hostileAppendManyTool(nil, HostileManyToolsCount-1)
-			if !bytes.HasSuffix(body, append(last, "]}}"...)) || !json.Valid(body) {
-				t.Fatalf("body is not one JSON-RPC reply ending with %s: ...%q", last, body[max(0, len(body)-200):])
+			// The expected reply, generated piece by piece as the body is
+			// read: the JSON-RPC framing written out here, every tool
+			// exactly as the server documents it, in order.
+			const head, sep, tail = `{"jsonrpc":"2.0","id":"list-1","result":{"tools":[`, ",", `]}}`
+			small := head + string(hostileAppendManyTool(nil, 0)) + sep + string(hostileAppendManyTool(nil, 1)) + tail
+			if !json.Valid([]byte(small)) {
+				t.Fatalf("the expected framing is not JSON: %s", small)
+			}
+			want := []byte(head)
+			next, done := 0, false
+			var read int64
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := resp.Body.Read(buf)
+				for got := buf[:n]; len(got) > 0; {
+					if len(want) == 0 {
+						switch {
+						case next < HostileManyToolsCount:
+							if next > 0 {
+								want = append(want, sep...)
+							}
+							want = hostileAppendManyTool(want, next)
+							next++
+						case !done:
+							want, done = append(want, tail...), true
+						default:
+							t.Fatalf("%d bytes after the end of the reply: %.80q", len(got), got)
+						}
+					}
+					k := min(len(got), len(want))
+					if !bytes.Equal(got[:k], want[:k]) {
+						t.Fatalf("at byte %d (tool %d): got %.80q, want %.80q", read, next-1, got[:k], want[:k])
+					}
+					got, want, read = got[k:], want[k:], read+int64(k)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("read after %d bytes: %v", read, err)
+				}
+			}
+			if next != HostileManyToolsCount || !done || len(want) != 0 {
+				t.Fatalf("reply ended after %d bytes, %d of %d tools", read, next, HostileManyToolsCount)
 			}
 		},
 		ManyToolsPaged: func(t *testing.T, h *HostileServer) {

@@ -93,6 +93,11 @@ func (s *svcProbe) resourceMetadata(ctx context.Context, info *result.AuthInfo, 
 			info.MetadataError = "resource_metadata is not an absolute http(s) URL"
 		case !strings.EqualFold(u.Hostname(), ep.Hostname()):
 			info.MetadataError = "resource_metadata is on another host (" + u.Hostname() + "); not fetched"
+		case !strings.EqualFold(u.Scheme, ep.Scheme) || effectivePort(u) != effectivePort(ep):
+			// The client only ever connects to the scanned address:
+			// another port or scheme of the same host is not reachable
+			// through it, so it is reported rather than fetched.
+			info.MetadataError = "resource_metadata is on another origin (" + u.Scheme + "://" + u.Host + "); not fetched"
 		default:
 			candidates = append(candidates, u.String())
 		}
@@ -198,4 +203,15 @@ func resourceMatches(resource, endpoint string) bool {
 	rp := strings.TrimSuffix(r.EscapedPath(), "/")
 	ep := strings.TrimSuffix(e.EscapedPath(), "/")
 	return rp == ep || strings.HasPrefix(ep, rp+"/") || rp == ""
+}
+
+// effectivePort is the URL's port, or the default port of its scheme.
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }

@@ -83,9 +83,23 @@ func newClient(p *Prober, host, ip string, port int, scheme string) *client {
 }
 
 var (
-	errRedirectLimit   = errors.New("redirect limit reached")
-	errRedirectOffsite = errors.New("refused cross-origin redirect")
+	errRedirectLimit       = errors.New("redirect limit reached")
+	errRedirectOffsite     = errors.New("refused cross-origin redirect")
+	errUnrequestedEncoding = errors.New("the server sent an encoded body that was not asked for")
 )
+
+// encoded reports whether a response carries a Content-Encoding other than
+// identity.
+func encoded(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func (c *client) close() { c.tr.CloseIdleConnections() }
 
@@ -126,6 +140,12 @@ func (c *client) recordTLS(cs tls.ConnectionState) {
 	info.Valid = err == nil
 	if err != nil {
 		info.VerifyError = err.Error()
+		// Verify reports one reason; the chain and the name are judged
+		// apart so that the record says both.
+		var ua x509.UnknownAuthorityError
+		_, chainErr := leaf.Verify(x509.VerifyOptions{Intermediates: inter})
+		info.UnknownAuthority = errors.As(chainErr, &ua)
+		info.NameMismatch = leaf.VerifyHostname(c.host) != nil
 	}
 	c.tls = info
 }
@@ -195,6 +215,18 @@ func (c *client) send(ctx context.Context, method, rawURL string, body []byte, h
 	r := &reply{url: resp.Request.URL.String(), status: resp.StatusCode, header: resp.Header}
 	r.contentType, _, _ = mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	r.contentType = strings.ToLower(r.contentType)
+	if encoded(resp.Header) {
+		// The transport asks for no compression (DisableCompression),
+		// so an encoded body is unrequested: it is never inflated (a
+		// gzip bomb stays 1 KiB), only its start is kept. A success
+		// with such a body is an error; a challenge or a 404 is still
+		// judged by its status and headers.
+		r.body, _ = mcpwire.ReadAll(io.LimitReader(resp.Body, 1024), 1024)
+		if resp.StatusCode < 300 {
+			return r, fmt.Errorf("%w (Content-Encoding: %s); body not decoded", errUnrequestedEncoding, capText(resp.Header.Get("Content-Encoding"), 64))
+		}
+		return r, nil
+	}
 	switch {
 	case r.contentType == "text/event-stream":
 		if wantID != "" { // a notification's stream is not read
@@ -204,7 +236,7 @@ func (c *client) send(ctx context.Context, method, rawURL string, body []byte, h
 		b, err := mcpwire.ReadAll(resp.Body, c.p.opts.MaxBodyBytes)
 		r.body = b
 		if err != nil {
-			return r, fmt.Errorf("probe: read body: %w", err)
+			return r, &partialBody{body: b, err: fmt.Errorf("probe: read body: %w", err)}
 		}
 		if len(bytes.TrimSpace(b)) > 0 {
 			r.msgs, r.decodeErr = mcpwire.Decode(b)
@@ -219,6 +251,16 @@ func (c *client) send(ctx context.Context, method, rawURL string, body []byte, h
 	}
 	return r, nil
 }
+
+// partialBody is a failed body read (over the cap, or cut short) with the
+// bytes that did arrive, from which a listing can keep what is complete.
+type partialBody struct {
+	body []byte
+	err  error
+}
+
+func (e *partialBody) Error() string { return e.err.Error() }
+func (e *partialBody) Unwrap() error { return e.err }
 
 // readSSEReply reads a streamable-HTTP event stream until it carries the
 // response with wantID (server requests and notifications before it are
@@ -269,6 +311,10 @@ func classify(err error) (result.Status, string) {
 		return result.StatusError, "response too large: " + shortErr(err)
 	case errors.Is(err, errRedirectLimit), errors.Is(err, errRedirectOffsite):
 		return result.StatusError, shortErr(err)
+	case strings.Contains(err.Error(), "readLoopPeekFailLocked"):
+		// net/http's words for bytes that arrived on the connection
+		// before any request was sent.
+		return result.StatusError, "the server sent data before it received a request"
 	}
 	return result.StatusError, shortErr(err)
 }
@@ -287,9 +333,9 @@ func shortErr(err error) string {
 	}
 	s := err.Error()
 	if len(s) > 200 {
-		s = s[:200] + "..."
+		s = capText(s, 200) + "..."
 	}
-	return s
+	return validText(s)
 }
 
 // looksLikeTLS reports whether a plaintext HTTP exchange failed in the way
@@ -311,7 +357,10 @@ func looksLikePlain(err error) bool {
 		return true
 	}
 	s := err.Error()
-	return strings.Contains(s, "first record does not look like a TLS handshake") ||
+	// net/http turns a RecordHeaderError whose bytes look like an HTTP
+	// response into an error of its own, without wrapping.
+	return strings.Contains(s, "server gave HTTP response to HTTPS client") ||
+		strings.Contains(s, "first record does not look like a TLS handshake") ||
 		strings.Contains(s, "tls: ") && strings.Contains(s, "EOF")
 }
 

@@ -3,7 +3,11 @@
 // stateless, legacy HTTP+SSE, the 2026-07-28 stateless protocol), tells
 // whether they demand authentication, and lists what open ones expose. It
 // never calls tools/call, resources/read or prompts/get. Every read is capped
-// in bytes and time, redirects are bounded and same-origin.
+// in bytes and time, redirects are bounded and same-origin, compressed
+// bodies (never asked for) are never inflated, and every string a server
+// sends reaches the record as valid UTF-8. A path that answers as a server
+// already found on the port is recorded as an alias, without listing it
+// again.
 package probe
 
 import (

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -34,6 +35,12 @@ type svcProbe struct {
 	c           *client
 	schemeFixed bool // the scheme came from the target, or an exchange proved it
 	nextID      int
+
+	// found are the endpoints found so far on this port, in path order;
+	// aliasOf maps an endpoint that turned out to be one of them, found
+	// again on another path, to it (see knownAs).
+	found   []*result.Endpoint
+	aliasOf map[*result.Endpoint]*result.Endpoint
 }
 
 func (s *svcProbe) id() string {
@@ -68,8 +75,18 @@ func (s *svcProbe) probePath(ctx context.Context, path string) pathOutcome {
 		again.first = out.first
 		return again
 	}
+	// The verdict stays the unauthenticated one; the rejection is said in
+	// Error, not in MetadataError, which is about the server's metadata.
 	out.ep.Auth.WithCredentials = true
-	out.ep.Auth.MetadataError = strings.TrimSpace(out.ep.Auth.MetadataError + " (the supplied credentials were rejected)")
+	switch {
+	case again.ep != nil && again.ep.Auth != nil:
+		out.ep.Error = fmt.Sprintf("the supplied credentials were rejected (HTTP %d)", again.ep.Auth.Status)
+	case again.err != nil:
+		_, msg := classify(again.err)
+		out.ep.Error = "the retry with the supplied credentials failed: " + msg
+	default:
+		out.ep.Error = "with the supplied credentials the endpoint did not answer as MCP"
+	}
 	return out
 }
 

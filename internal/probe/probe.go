@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,8 +52,17 @@ func (p *Prober) wait(ctx context.Context) error {
 // Probe examines one service and returns its endpoint records: one per MCP
 // endpoint found (open or protected), or a single record with the verdict on
 // the port (not-mcp, closed, timeout, error) when none was found. Findings
-// are left empty for the caller's risk assessment.
+// are left empty for the caller's risk assessment. Every string of the
+// records is valid UTF-8.
 func (p *Prober) Probe(ctx context.Context, svc target.Service) []*result.Endpoint {
+	eps := p.probe(ctx, svc)
+	for _, ep := range eps {
+		sanitize(ep)
+	}
+	return eps
+}
+
+func (p *Prober) probe(ctx context.Context, svc target.Service) []*result.Endpoint {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.opts.ServiceTimeout)
 	defer cancel()
@@ -84,7 +94,6 @@ func (p *Prober) Probe(ctx context.Context, svc target.Service) []*result.Endpoi
 	if paths == nil {
 		paths = p.opts.Paths
 	}
-	var found []*result.Endpoint
 	var firstHTTP *reply
 	var portErr error
 	for _, path := range paths {
@@ -96,9 +105,13 @@ func (p *Prober) Probe(ctx context.Context, svc target.Service) []*result.Endpoi
 			firstHTTP = out.first
 		}
 		if out.ep != nil {
+			if f := s.aliasOf[out.ep]; f != nil {
+				addAlias(f, out.ep.URL)
+				continue
+			}
 			out.ep.Schema, out.ep.Host, out.ep.IP, out.ep.Port = result.Schema, host, ip, svc.Port
-			if !mergeAlias(found, out.ep) {
-				found = append(found, out.ep)
+			if !mergeAlias(s.found, out.ep) {
+				s.found = append(s.found, out.ep)
 			}
 			continue
 		}
@@ -113,13 +126,13 @@ func (p *Prober) Probe(ctx context.Context, svc target.Service) []*result.Endpoi
 	}
 	elapsed := time.Since(start).Milliseconds()
 	tlsInfo := s.c.tlsInfo()
-	if len(found) > 0 {
-		for _, ep := range found {
+	if len(s.found) > 0 {
+		for _, ep := range s.found {
 			ep.ScannedAt = start.UTC()
 			ep.ElapsedMS = elapsed
 			ep.TLS = tlsInfo
 		}
-		return found
+		return s.found
 	}
 	u := s.c.urlFor(firstPath(paths))
 	if firstHTTP == nil {
@@ -199,13 +212,45 @@ func httpInfo(r *reply) *result.HTTPInfo {
 func mergeAlias(found []*result.Endpoint, ep *result.Endpoint) bool {
 	for _, f := range found {
 		if identity(f) == identity(ep) {
-			if p := pathOf(ep.URL); p != pathOf(f.URL) {
-				f.MCP.Aliases = append(f.MCP.Aliases, p)
-			}
+			addAlias(f, ep.URL)
 			return true
 		}
 	}
 	return false
+}
+
+// addAlias adds the path of u to f's aliases, once, unless it is f's own.
+func addAlias(f *result.Endpoint, u string) {
+	if p := pathOf(u); p != pathOf(f.URL) && !slices.Contains(f.MCP.Aliases, p) {
+		f.MCP.Aliases = append(f.MCP.Aliases, p)
+	}
+}
+
+// knownAs reports whether ep, just through its handshake on another path,
+// is an endpoint already found on this port: same transport, protocol,
+// serverInfo, capabilities and instructions, and the same need for the
+// operator's credentials. Such a path is an alias, and is not listed again:
+// a server mounted on every path would otherwise be listed once per default
+// path, and a slow one would run into the service deadline on a later path
+// and come out as a second, partial record.
+func (s *svcProbe) knownAs(ep *result.Endpoint, withCreds bool) bool {
+	key := handshakeKey(ep)
+	for _, f := range s.found {
+		if (f.Auth != nil && f.Auth.Required) == withCreds && f.MCP != nil && handshakeKey(f) == key {
+			if s.aliasOf == nil {
+				s.aliasOf = map[*result.Endpoint]*result.Endpoint{}
+			}
+			s.aliasOf[ep] = f
+			return true
+		}
+	}
+	return false
+}
+
+func handshakeKey(ep *result.Endpoint) string {
+	m := ep.MCP
+	return fmt.Sprintf("%s|%s|%q|%q|%q|%q|%s|%q|%s", m.Transport, m.ProtocolVersion, m.SupportedVersions,
+		m.Server.Name, m.Server.Title, m.Server.Version, m.Capabilities, m.Instructions, m.Confidence)
 }
 
 func identity(ep *result.Endpoint) string {
@@ -230,11 +275,4 @@ func pathOf(raw string) string {
 		return u.EscapedPath() + "?" + u.RawQuery
 	}
 	return u.EscapedPath()
-}
-
-func capText(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -104,13 +104,19 @@ func (s *svcProbe) streamableSession(ctx context.Context, url string, creds http
 		}
 		return h
 	}
+	if s.knownAs(ep, creds != nil) {
+		if sessionID != "" {
+			_, _ = s.c.send(ctx, http.MethodDelete, url, nil, hdrFor(), "")
+		}
+		return ep, nil
+	}
 	// notifications/initialized: 202 expected; the answer does not matter.
 	if _, err := s.c.send(ctx, http.MethodPost, url, mcpwire.Request(nil, "notifications/initialized", nil), hdrFor(), ""); err != nil && isTimeout(err) {
 		return ep, nil
 	}
 	rpc := func(ctx context.Context, method string, params map[string]any) (*mcpwire.Message, error) {
 		id := s.id()
-		r, err := s.c.send(ctx, http.MethodPost, url, mcpwire.Request(json.RawMessage(id), method, params), hdrFor(), id)
+		r, err := s.c.send(ctx, http.MethodPost, url, mcpwire.Request(json.RawMessage(id), method, optParams(params)), hdrFor(), id)
 		if err != nil {
 			return nil, err
 		}
@@ -124,13 +130,30 @@ func (s *svcProbe) streamableSession(ctx context.Context, url string, creds http
 	return ep, nil
 }
 
-// replyMessage extracts the response with id from r, or says why there is none.
+// optParams turns a nil params map into an absent "params" member: a typed
+// nil map would be sent as "params": null, which strict servers (the
+// TypeScript SDK) reject with 400.
+func optParams(params map[string]any) any {
+	if params == nil {
+		return nil
+	}
+	return params
+}
+
+// replyMessage extracts the response with id from r, or says why there is
+// none: a decoding error, or the JSON-RPC error a server sent without an id
+// (the usual shape of a 400 for a request it could not parse).
 func replyMessage(r *reply, id string) (*mcpwire.Message, error) {
 	if m := r.response(id); m != nil {
 		return m, nil
 	}
 	if r.decodeErr != nil {
 		return nil, fmt.Errorf("HTTP %d: %w", r.status, r.decodeErr)
+	}
+	for i := range r.msgs {
+		if e := r.msgs[i].Error; e != nil && r.msgs[i].Method == "" {
+			return nil, fmt.Errorf("HTTP %d: error %d: %s", r.status, e.Code, capText(e.Message, 200))
+		}
 	}
 	return nil, fmt.Errorf("HTTP %d without a JSON-RPC response", r.status)
 }
@@ -181,6 +204,9 @@ func (s *svcProbe) statelessSession(ctx context.Context, r *reply, m *mcpwire.Me
 	first, err := rpc(ctx, "tools/list", nil)
 	if err == nil && first.Error != nil && first.Error.Code == codeUnsupportedVersion {
 		return nil
+	}
+	if s.knownAs(ep, creds != nil) {
+		return ep
 	}
 	s.listWithFirst(ctx, ep, rpc, first, err)
 	return ep

@@ -63,7 +63,7 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 		ep, _ := s.authOutcome(ctx, r, rawURL)
 		return ep, nil
 	}
-	if resp.StatusCode != http.StatusOK || !strings.EqualFold(ct, "text/event-stream") {
+	if resp.StatusCode != http.StatusOK || !strings.EqualFold(ct, "text/event-stream") || encoded(resp.Header) {
 		return nil, nil
 	}
 	events := make(chan sseEvent, 16)
@@ -82,8 +82,11 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 			}
 		}
 	}()
-	next := func() (mcpwire.Event, error) {
-		t := time.NewTimer(s.p.opts.RequestTimeout)
+	// next waits for the next event until deadline: one request timeout
+	// per exchange, so that a stream of pings, comments and notifications
+	// cannot hold a reply back until the service deadline.
+	next := func(deadline time.Time) (mcpwire.Event, error) {
+		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		select {
 		case e, ok := <-events:
@@ -97,7 +100,7 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 			return mcpwire.Event{}, ctx.Err()
 		}
 	}
-	first, err := next()
+	first, err := next(time.Now().Add(s.p.opts.RequestTimeout))
 	if err != nil || first.Type != "endpoint" {
 		// A streamable server's GET stream, or something else: not
 		// the legacy transport.
@@ -127,9 +130,9 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 		}
 		var body []byte
 		if id == "" {
-			body = mcpwire.Request(nil, method, params)
+			body = mcpwire.Request(nil, method, optParams(params))
 		} else {
-			body = mcpwire.Request(json.RawMessage(id), method, params)
+			body = mcpwire.Request(json.RawMessage(id), method, optParams(params))
 		}
 		r, err := s.c.send(ctx, http.MethodPost, postURL, body, s.headers(creds), "")
 		if err != nil {
@@ -144,8 +147,9 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 		if m := r.response(id); m != nil { // some servers answer inline
 			return m, nil
 		}
+		deadline := time.Now().Add(s.p.opts.RequestTimeout)
 		for {
-			ev, err := next()
+			ev, err := next(deadline)
 			if err != nil {
 				return nil, err
 			}
@@ -182,6 +186,9 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 		return ep, nil
 	}
 	full := s.newEndpoint(rawURL, result.TransportSSE, ir)
+	if s.knownAs(full, creds != nil) {
+		return full, nil
+	}
 	_, _ = rpc(ctx, "notifications/initialized", nil)
 	s.list(ctx, full, rpc)
 	return full, nil

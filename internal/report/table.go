@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/finding"
 	"github.com/mcpwarden/mcpwarden/internal/result"
+	"github.com/mcpwarden/mcpwarden/internal/rules"
 )
 
 // Column caps of the table, in runes. With two spaces between columns the
@@ -65,6 +66,8 @@ type tableRow struct {
 	url      string // sanitised, uncapped: sort key
 	cells    []string
 	findings []tableFinding
+	risky    [][2]string // tool name, its risk categories
+	web      string      // the Origin/Host verdicts, "" when not tested
 }
 
 type tableFinding struct {
@@ -74,6 +77,7 @@ type tableFinding struct {
 	title    string
 	url      string
 	evidence string
+	accepted string // the baseline's reason, when suppressed
 }
 
 func (t *tableWriter) Write(e *result.Endpoint) error {
@@ -93,8 +97,19 @@ func (t *tableWriter) Write(e *result.Endpoint) error {
 		toolsCell(e),
 		findingsCell(e.Findings),
 	}
+	for _, tool := range e.Tools {
+		if len(tool.Risk) > 0 && len(row.risky) < maxRiskyTools {
+			row.risky = append(row.risky, [2]string{SafeText(tool.Name, 48), SafeText(strings.Join(tool.Risk, ", "), 80)})
+		}
+	}
+	row.web = webCell(e)
 	for _, f := range e.Findings {
+		accepted := ""
+		if f.Suppressed != nil {
+			accepted = SafeText(f.Suppressed.Reason, 200)
+		}
 		row.findings = append(row.findings, tableFinding{
+			accepted: accepted,
 			seq:      t.seq,
 			sev:      f.Severity,
 			rule:     orDash(SafeText(f.Rule, capRule)),
@@ -111,7 +126,9 @@ func (t *tableWriter) Close(s *result.Summary) error {
 	var buf bytes.Buffer
 	t.writeTable(&buf)
 	buf.WriteByte('\n')
+	t.writeRisk(&buf)
 	t.writeFindings(&buf)
+	t.writeRemediation(&buf)
 	if s != nil {
 		buf.WriteByte('\n')
 		writeSummary(&buf, s)
@@ -202,6 +219,107 @@ func (t *tableWriter) writeFindings(buf *bytes.Buffer) {
 				}
 				buf.WriteString(indent + pad(name, label) + l + "\n")
 			}
+		}
+		if f.accepted != "" {
+			for i, l := range wrap("suppressed by the baseline: "+f.accepted, tableWidth-indentFinding-label) {
+				name := ""
+				if i == 0 {
+					name = "accepted"
+				}
+				buf.WriteString(indent + pad(name, label) + l + "\n")
+			}
+		}
+	}
+}
+
+// maxRiskyTools caps the tools listed per endpoint under TOOLS BY RISK.
+const maxRiskyTools = 25
+
+// webCell sums up the Origin and Host checks of an endpoint.
+func webCell(e *result.Endpoint) string {
+	verdict := func(v *bool, status int) string {
+		switch {
+		case v == nil:
+			return "not tested"
+		case *v:
+			return fmt.Sprintf("validated (HTTP %d)", status)
+		}
+		return fmt.Sprintf("NOT validated (HTTP %d)", status)
+	}
+	var parts []string
+	if o := e.Origin; o != nil {
+		p := "origin " + verdict(o.Validated, o.Status)
+		if o.AllowOrigin != "" {
+			p += ", CORS allows " + SafeText(o.AllowOrigin, 60)
+			if o.AllowCredentials {
+				p += " with credentials"
+			}
+		}
+		parts = append(parts, p)
+	}
+	if h := e.HostHeader; h != nil {
+		parts = append(parts, "host "+verdict(h.Validated, h.Status))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// writeRisk lists, per endpoint, the tools with risk categories and the
+// verdicts on foreign Origin and Host headers.
+func (t *tableWriter) writeRisk(buf *bytes.Buffer) {
+	var any bool
+	for _, r := range t.rows {
+		if len(r.risky) == 0 && r.web == "" {
+			continue
+		}
+		if !any {
+			buf.WriteString("TOOLS BY RISK, ORIGIN AND HOST CHECKS\n")
+			any = true
+		}
+		buf.WriteString(pad("", colGap) + safeMiddle(r.url, tableWidth-colGap) + "\n")
+		if r.web != "" {
+			for _, l := range wrap(r.web, tableWidth-indentFinding-10) {
+				buf.WriteString(pad("", indentFinding) + pad("browser", 10) + l + "\n")
+			}
+		}
+		for _, tr := range r.risky {
+			buf.WriteString(pad("", indentFinding) + pad(tr[0], 30) + "  " + tr[1] + "\n")
+		}
+	}
+	if any {
+		buf.WriteByte('\n')
+	}
+}
+
+// writeRemediation prints, once per rule that fired, how to fix it.
+func (t *tableWriter) writeRemediation(buf *bytes.Buffer) {
+	seen := map[string]finding.Severity{}
+	for _, r := range t.rows {
+		for _, f := range r.findings {
+			if f.accepted != "" {
+				continue
+			}
+			if s, ok := seen[f.rule]; !ok || f.sev > s {
+				seen[f.rule] = f.sev
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(seen[b], seen[a]), strings.Compare(a, b)) })
+	buf.WriteString("\nHOW TO FIX\n")
+	for _, id := range ids {
+		r, ok := rules.Lookup(id)
+		if !ok {
+			continue
+		}
+		buf.WriteString(pad("", colGap) + id + "  " + r.Title + "\n")
+		for _, l := range wrap(r.Fix, tableWidth-indentFinding) {
+			buf.WriteString(pad("", indentFinding) + l + "\n")
 		}
 	}
 }

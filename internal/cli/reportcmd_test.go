@@ -49,7 +49,7 @@ func TestReportReRendersOfflineWithBaseline(t *testing.T) {
 	}
 	// The same baseline applies to a live scan.
 	s2 := startLab(t, lab.KindOpenStreamable, "127.0.0.67")
-	os.WriteFile(base, []byte("version: 1\naccepted:\n  - rule: MCPW-001\n    url: http://127.0.0.67:*\n    reason: lab\n"), 0o600)
+	os.WriteFile(base, []byte("version: 1\naccepted:\n  - rule: \"*\"\n    url: http://127.0.0.67:*\n    reason: lab\n"), 0o600)
 	if code, _, errs := run(t, context.Background(), "", "scan", s2.URL, "--fail-on", "low", "--baseline", base); code != ExitOK || !strings.Contains(errs, "suppressed") {
 		t.Fatalf("scan with baseline: exit %d, stderr %q", code, errs)
 	}

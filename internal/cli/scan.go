@@ -49,6 +49,7 @@ type scanConfig struct {
 	maxPages     int
 	maxItems     int
 	userAgent    string
+	followAS     bool
 	noProgress   bool
 	summaryLine  bool
 	verbose      bool
@@ -89,6 +90,7 @@ func scanFlags(cfg *scanConfig) *flag.FlagSet {
 	fs.Var(positiveInt{&cfg.maxPages}, "max-pages", "")
 	fs.Var(positiveInt{&cfg.maxItems}, "max-items", "")
 	fs.StringVar(&cfg.userAgent, "user-agent", "", "")
+	fs.BoolVar(&cfg.followAS, "follow-auth-servers", false, "")
 	fs.BoolVar(&cfg.noProgress, "no-progress", false, "")
 	fs.BoolVar(&cfg.summaryLine, "summary-line", false, "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
@@ -153,6 +155,9 @@ Speed and politeness:
   --max-pages N         list pages per list method (default 20)
   --max-items N         items kept per list method (default 5000)
   --user-agent S        User-Agent (default names mcpwarden and its version)
+  --follow-auth-servers also fetch the RFC 8414/OIDC metadata of authorization servers on
+                        other hosts than the target (by default only the target's own host is
+                        contacted; exclusions still apply)
 
 Examples:
   mcpwarden scan 127.0.0.1 -p 3000,8000-8100
@@ -354,15 +359,16 @@ func planScan(cfg *scanConfig, env *Env) (*scanPlan, error) {
 			return excl.ContainsAddr(a)
 		},
 		Probe: probe.Options{
-			Paths:          paths,
-			Headers:        hdr,
-			UserAgent:      cfg.userAgent,
-			ConnectTimeout: cfg.connectTO,
-			RequestTimeout: cfg.requestTO,
-			ServiceTimeout: cfg.serviceTO,
-			MaxBodyBytes:   cfg.maxBody,
-			MaxPages:       cfg.maxPages,
-			MaxItems:       cfg.maxItems,
+			Paths:             paths,
+			Headers:           hdr,
+			UserAgent:         cfg.userAgent,
+			ConnectTimeout:    cfg.connectTO,
+			RequestTimeout:    cfg.requestTO,
+			ServiceTimeout:    cfg.serviceTO,
+			MaxBodyBytes:      cfg.maxBody,
+			MaxPages:          cfg.maxPages,
+			MaxItems:          cfg.maxItems,
+			FollowAuthServers: cfg.followAS,
 		},
 	}
 	return plan, nil

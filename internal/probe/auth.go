@@ -45,13 +45,15 @@ func (s *svcProbe) authOutcome(ctx context.Context, r *reply, endpointURL string
 	if !evidence {
 		return nil, true
 	}
-	return &result.Endpoint{
+	ep := &result.Endpoint{
 		URL:    endpointURL,
 		Status: result.StatusMCP,
 		HTTP:   httpInfo(r),
 		MCP:    &result.MCPInfo{Transport: guessTransport(endpointURL), Confidence: "likely"},
 		Auth:   info,
-	}, true
+	}
+	s.noteCORS(ep, r.header)
+	return ep, true
 }
 
 // guessTransport names the likely transport of a protected endpoint from

@@ -26,7 +26,8 @@ import (
 // the TLS state of the first handshake, and request accounting.
 type client struct {
 	p      *Prober
-	hc     *http.Client
+	hc     *http.Client // follows same-origin redirects
+	direct *http.Client // follows none: a redirect is the answer
 	tr     *http.Transport
 	host   string // as targeted: IP literal or DNS name
 	ip     string // the address dialled
@@ -77,6 +78,12 @@ func newClient(p *Prober, host, ip string, port int, scheme string) *client {
 				return fmt.Errorf("%w to %s", errRedirectOffsite, redactURL(req.URL))
 			}
 			return nil
+		},
+	}
+	c.direct = &http.Client{
+		Transport: c.tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
 		},
 	}
 	return c
@@ -150,6 +157,15 @@ func (c *client) recordTLS(cs tls.ConnectionState) {
 	c.tls = info
 }
 
+// setWeakVersions records the deprecated versions the server accepted.
+func (c *client) setWeakVersions(vs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tls != nil {
+		c.tls.WeakVersions = vs
+	}
+}
+
 func (c *client) tlsInfo() *result.TLSInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -182,8 +198,15 @@ func (r *reply) anyJSONRPC() bool { return len(r.msgs) > 0 }
 
 // send performs one request with the request timeout and reads the body:
 // JSON bodies whole (capped), event streams until the response with wantID
-// arrives, anything else only its first KiB. hdr is added to the request.
+// arrives, anything else only its first KiB. hdr is added to the request;
+// a Host entry in it becomes the request's Host header (the rebinding
+// check), the connection still goes to the scanned address.
 func (c *client) send(ctx context.Context, method, rawURL string, body []byte, hdr http.Header, wantID string) (*reply, error) {
+	return c.sendVia(ctx, c.hc, method, rawURL, body, hdr, wantID)
+}
+
+// sendVia is send with the given http.Client (c.hc or c.direct).
+func (c *client) sendVia(ctx context.Context, hc *http.Client, method, rawURL string, body []byte, hdr http.Header, wantID string) (*reply, error) {
 	if err := c.p.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -206,8 +229,9 @@ func (c *client) send(ctx context.Context, method, rawURL string, body []byte, h
 			req.Header.Add(k, v)
 		}
 	}
+	setHost(req)
 	c.p.counted()
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +274,15 @@ func (c *client) send(ctx context.Context, method, rawURL string, body []byte, h
 		}
 	}
 	return r, nil
+}
+
+// setHost moves a Host entry of the request's header fields, which net/http
+// would ignore, to req.Host.
+func setHost(req *http.Request) {
+	if h := req.Header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	req.Header.Del("Host")
 }
 
 // partialBody is a failed body read (over the cap, or cut short) with the

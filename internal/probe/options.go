@@ -8,6 +8,14 @@
 // sends reaches the record as valid UTF-8. A path that answers as a server
 // already found on the port is recorded as an alias, without listing it
 // again.
+//
+// On every MCP endpoint found it then repeats the handshake once with a
+// foreign Origin and, on loopback and private addresses, once with a
+// foreign Host (the CVE-2025-49596 and DNS-rebinding class; see
+// [ForeignOrigin]), fetches the metadata of the authorization servers a
+// protected endpoint lists (on the target's own host only, unless
+// Options.FollowAuthServers is set), and on https ports tries one
+// handshake each limited to TLS 1.0 and to TLS 1.1.
 package probe
 
 import (
@@ -46,6 +54,13 @@ type Options struct {
 	MaxItems int
 	// MaxRedirects caps same-origin redirects per request. Default 3.
 	MaxRedirects int
+	// FollowAuthServers lets the prober fetch the RFC 8414 / OpenID
+	// Connect metadata of authorization servers on other hosts than the
+	// target (the --follow-auth-servers flag). Default false: only issuers
+	// on the target's own host (any port) are contacted; the others are
+	// recorded with Fetched=false. Either way the fetches go through Dial,
+	// so exclusions apply.
+	FollowAuthServers bool
 	// Dial opens TCP connections. The scan pipeline passes one that refuses
 	// excluded addresses. Default: a net.Dialer with ConnectTimeout.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)

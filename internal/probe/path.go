@@ -41,6 +41,12 @@ type svcProbe struct {
 	// again on another path, to it (see knownAs).
 	found   []*result.Endpoint
 	aliasOf map[*result.Endpoint]*result.Endpoint
+
+	// cors holds the CORS headers of the answer that identified each
+	// endpoint (see webChecks); authServers caches what was seen of each
+	// authorization server, by issuer (see authServersOf).
+	cors        map[*result.Endpoint]corsSeen
+	authServers map[string]result.AuthServer
 }
 
 func (s *svcProbe) id() string {

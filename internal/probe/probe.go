@@ -124,6 +124,15 @@ func (p *Prober) probe(ctx context.Context, svc target.Service) []*result.Endpoi
 			}
 		}
 	}
+	// The checks that need the endpoint known: Origin and Host, the
+	// authorization servers, then the deprecated TLS versions.
+	for _, ep := range s.found {
+		s.webChecks(ctx, ep)
+		s.authServersOf(ctx, ep)
+	}
+	if len(s.found) > 0 && s.c.scheme == "https" && s.c.tlsInfo() != nil {
+		s.c.setWeakVersions(s.weakTLS(ctx))
+	}
 	elapsed := time.Since(start).Milliseconds()
 	tlsInfo := s.c.tlsInfo()
 	if len(s.found) > 0 {

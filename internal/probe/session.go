@@ -93,6 +93,7 @@ func (s *svcProbe) streamableSession(ctx context.Context, url string, creds http
 	}
 	ep := s.newEndpoint(url, result.TransportStreamable, ir)
 	ep.MCP.Session = sessionID != ""
+	s.noteCORS(ep, r.header)
 
 	hdrFor := func() http.Header {
 		h := s.headers(creds)
@@ -182,6 +183,7 @@ func (s *svcProbe) statelessSession(ctx context.Context, r *reply, m *mcpwire.Me
 	ir.ProtocolVersion = version
 	ep := s.newEndpoint(url, result.TransportStateless, ir)
 	ep.MCP.SupportedVersions = capList(ir.SupportedVersions, 20)
+	s.noteCORS(ep, r.header)
 	rpc := func(ctx context.Context, method string, params map[string]any) (*mcpwire.Message, error) {
 		id := s.id()
 		if params == nil {

@@ -186,6 +186,7 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 		return ep, nil
 	}
 	full := s.newEndpoint(rawURL, result.TransportSSE, ir)
+	s.noteCORS(full, resp.Header)
 	if s.knownAs(full, creds != nil) {
 		return full, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcpwarden/mcpwarden/internal/probe"
 	"github.com/mcpwarden/mcpwarden/internal/result"
 	"github.com/mcpwarden/mcpwarden/internal/scan"
 	"github.com/mcpwarden/mcpwarden/internal/target"
@@ -160,6 +161,12 @@ type view struct {
 	WithCreds     bool
 	MetadataURL   string
 	MetadataError string
+	AuthServers   []result.AuthServer
+
+	// Origin and Host sum up the origin and host_header checks (see
+	// checkView), "" when the record has none.
+	Origin string
+	Host   string
 
 	Tools     []string // sorted
 	Resources []string // URIs, in listing order
@@ -184,7 +191,19 @@ func viewOf(ep *result.Endpoint) view {
 	}
 	if a := ep.Auth; a != nil {
 		v.AuthRequired, v.AuthScheme, v.AuthStatus, v.WithCreds = a.Required, a.Scheme, a.Status, a.WithCredentials
-		v.MetadataURL, v.MetadataError = a.ResourceMetadataURL, a.MetadataError
+		v.MetadataURL, v.MetadataError, v.AuthServers = a.ResourceMetadataURL, a.MetadataError, a.AuthorizationServers
+	}
+	if o := ep.Origin; o != nil {
+		v.Origin = checkSummary(o.Validated, o.Status, o.TestedWith, probe.ForeignOrigin)
+		if o.AllowOrigin != "" {
+			v.Origin += " allow_origin=" + o.AllowOrigin
+		}
+		if o.AllowCredentials {
+			v.Origin += " allow_credentials"
+		}
+	}
+	if h := ep.HostHeader; h != nil {
+		v.Host = checkSummary(h.Validated, h.Status, h.TestedWith, probe.ForeignHost)
 	}
 	for _, x := range ep.Tools {
 		v.Tools = append(v.Tools, x.Name)
@@ -207,6 +226,20 @@ func viewOf(ep *result.Endpoint) view {
 		v.Findings = append(v.Findings, f.Rule+"/"+f.Severity.String())
 	}
 	return v
+}
+
+// checkSummary is "validated=true|false|null status=N", with the value
+// tested when it is not the expected one.
+func checkSummary(validated *bool, status int, tested, want string) string {
+	s := "validated=null"
+	if validated != nil {
+		s = fmt.Sprintf("validated=%v", *validated)
+	}
+	s += fmt.Sprintf(" status=%d", status)
+	if tested != want {
+		s += " tested_with=" + tested
+	}
+	return s
 }
 
 // diffView reports the fields where got and want differ, one per line.

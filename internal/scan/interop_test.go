@@ -58,6 +58,25 @@ var (
 	labPrompts           = []string{lab.PromptIncidentSummary}
 )
 
+// What the Origin and Host checks find on official-SDK servers on loopback:
+// the SDK checks no Origin (the handshake succeeds with a foreign one) and
+// its default DNS-rebinding protection refuses a foreign Host with 403.
+// Behind an authentication check both get its 401, which says nothing
+// about either header.
+const (
+	sdkOrigin       = "validated=false status=200"
+	sdkHost         = "validated=true status=403"
+	protectedOrigin = "validated=null status=401"
+	protectedHost   = "validated=null status=401"
+)
+
+// labAuthServer is what the scan records of the authorization server the
+// lab's OAuth kind lists: on another host than the target, so not fetched.
+var labAuthServer = result.AuthServer{
+	Issuer: lab.AuthorizationServer,
+	Error:  "on another host than the target; not fetched (see FollowAuthServers, --follow-auth-servers)",
+}
+
 // TestInteropLab scans one lab server of each kind as `mcpwarden scan
 // host:port` does (every default path, scheme detected) and compares the
 // records field by field.
@@ -74,8 +93,11 @@ func TestInteropLab(t *testing.T) {
 				Server:     result.ServerInfo{Name: lab.OpenServerName, Title: labTitles[s.Kind], Version: lab.OpenServerVersion},
 				Confidence: "confirmed", AuthScheme: result.AuthNone,
 				Tools: lab.ToolNames(s.Kind), Resources: labResources, Templates: labTemplates, Prompts: labPrompts,
-				Listed:   true,
-				Findings: []string{"MCPW-001/high"},
+				Listed: true,
+				// The SDK checks no Origin, and refuses a foreign Host on
+				// loopback (its default DNS-rebinding protection).
+				Origin: sdkOrigin, Host: sdkHost,
+				Findings: []string{"MCPW-001/high", "MCPW-009/high"},
 			}
 		}},
 		{lab.KindOpenStateless, func(s *lab.Server) view {
@@ -87,8 +109,11 @@ func TestInteropLab(t *testing.T) {
 				Server:     result.ServerInfo{Name: lab.StatelessServerName, Title: labTitles[s.Kind], Version: lab.StatelessServerVersion},
 				Confidence: "confirmed", AuthScheme: result.AuthNone,
 				Tools: lab.ToolNames(s.Kind), Resources: labResources, Templates: labTemplates, Prompts: labPrompts,
-				Listed:   true,
-				Findings: []string{"MCPW-001/high"},
+				Listed: true,
+				// The SDK checks no Origin, and refuses a foreign Host on
+				// loopback (its default DNS-rebinding protection).
+				Origin: sdkOrigin, Host: sdkHost,
+				Findings: []string{"MCPW-001/high", "MCPW-009/high"},
 			}
 		}},
 		{lab.KindOpenSSE, func(s *lab.Server) view {
@@ -98,8 +123,9 @@ func TestInteropLab(t *testing.T) {
 				Server:     result.ServerInfo{Name: lab.SSEServerName, Title: labTitles[s.Kind], Version: lab.SSEServerVersion},
 				Confidence: "confirmed", AuthScheme: result.AuthNone,
 				Tools: lab.ToolNames(s.Kind), Resources: labResources, Templates: labTemplates, Prompts: labPrompts,
-				Listed:   true,
-				Findings: []string{"MCPW-001/high", "MCPW-004/low"},
+				Listed: true,
+				Origin: sdkOrigin, Host: sdkHost,
+				Findings: []string{"MCPW-001/high", "MCPW-009/high", "MCPW-004/low"},
 			}
 		}},
 		{lab.KindOAuth, func(s *lab.Server) view {
@@ -110,7 +136,11 @@ func TestInteropLab(t *testing.T) {
 				Transport: result.TransportStreamable, Confidence: "likely",
 				AuthRequired: true, AuthScheme: result.AuthOAuth, AuthStatus: http.StatusUnauthorized,
 				MetadataURL: s.MetadataURL,
-				Findings:    []string{},
+				AuthServers: []result.AuthServer{labAuthServer},
+				// The bearer check answers before the SDK looks at
+				// Origin or Host: nothing to conclude.
+				Origin: protectedOrigin, Host: protectedHost,
+				Findings: []string{},
 			}
 		}},
 		{lab.KindOAuthNoMetadata, func(s *lab.Server) view {
@@ -119,7 +149,8 @@ func TestInteropLab(t *testing.T) {
 				Transport: result.TransportStreamable, Confidence: "likely",
 				AuthRequired: true, AuthScheme: result.AuthBearer, AuthStatus: http.StatusUnauthorized,
 				MetadataError: "the challenge has no resource_metadata parameter",
-				Findings:      []string{"MCPW-005/info"},
+				Origin:        protectedOrigin, Host: protectedHost,
+				Findings: []string{"MCPW-005/info"},
 			}
 		}},
 		{lab.KindBasic, func(s *lab.Server) view {
@@ -127,6 +158,7 @@ func TestInteropLab(t *testing.T) {
 				URL: s.URL, Status: result.StatusMCP, HTTPStatus: http.StatusUnauthorized,
 				Transport: result.TransportStreamable, Confidence: "likely",
 				AuthRequired: true, AuthScheme: result.AuthBasic, AuthStatus: http.StatusUnauthorized,
+				Origin: protectedOrigin, Host: protectedHost,
 				Findings: []string{"MCPW-005/info"},
 			}
 		}},
@@ -144,8 +176,11 @@ func TestInteropLab(t *testing.T) {
 				Server:     result.ServerInfo{Name: lab.ModernServerName, Title: labTitles[s.Kind], Version: lab.ModernServerVersion},
 				Confidence: "confirmed", AuthScheme: result.AuthNone,
 				Tools: lab.ToolNames(s.Kind), Resources: labResources, Templates: labTemplates, Prompts: labPrompts,
-				Listed:   true,
-				Findings: []string{"MCPW-001/high"},
+				Listed: true,
+				// The SDK checks no Origin, and refuses a foreign Host on
+				// loopback (its default DNS-rebinding protection).
+				Origin: sdkOrigin, Host: sdkHost,
+				Findings: []string{"MCPW-001/high", "MCPW-009/high"},
 			}
 		}},
 	}
@@ -184,7 +219,7 @@ func TestInteropLabJSON(t *testing.T) {
 		}
 		m := jsonMap(t, eps[0])
 		if got, want := keys(t, m), sorted("schema", "url", "host", "ip", "port", "status", "mcp", "auth", "tools",
-			"resources", "resource_templates", "prompts", "listing", "risk", "findings", "scanned_at", "elapsed_ms"); !slices.Equal(got, want) {
+			"resources", "resource_templates", "prompts", "listing", "risk", "origin", "host_header", "findings", "scanned_at", "elapsed_ms"); !slices.Equal(got, want) {
 			t.Errorf("record keys %q, want %q", got, want)
 		}
 		for k, want := range map[string]any{
@@ -257,15 +292,25 @@ func TestInteropLabJSON(t *testing.T) {
 		if pr["name"] != lab.PromptIncidentSummary || string(args) != `[{"description":"the incident identifier","name":"incident_id","required":true},{"description":"engineering or executive","name":"audience"}]` {
 			t.Errorf("prompts[0] = %#v (arguments %s)", pr, args)
 		}
+		if got, want := obj(t, m, "origin"), map[string]any{"validated": false, "tested_with": "http://rebind.invalid", "status": float64(200)}; !mapsEqual(got, want) {
+			t.Errorf("origin = %#v, want %#v", got, want)
+		}
+		if got, want := obj(t, m, "host_header"), map[string]any{"validated": true, "tested_with": "rebind.invalid", "status": float64(403)}; !mapsEqual(got, want) {
+			t.Errorf("host_header = %#v, want %#v", got, want)
+		}
 		fs := m["findings"].([]any)
-		if len(fs) != 1 {
-			t.Fatalf("findings %#v, want one", fs)
+		if len(fs) != 2 {
+			t.Fatalf("findings %#v, want two", fs)
 		}
 		f := fs[0].(map[string]any)
 		if got, want := keys(t, f), sorted("rule", "severity", "title", "evidence"); !slices.Equal(got, want) ||
 			f["rule"] != "MCPW-001" || f["severity"] != "high" || !strings.Contains(f["evidence"].(string), s.URL) ||
 			!strings.Contains(f["evidence"].(string), "listed 4 tools") {
 			t.Errorf("finding %#v", f)
+		}
+		f = fs[1].(map[string]any)
+		if want := "a request with Origin: http://rebind.invalid got HTTP 200 and an MCP answer; the server is on a loopback address, so any web page its users open can use it"; f["rule"] != "MCPW-009" || f["severity"] != "high" || f["evidence"] != want {
+			t.Errorf("finding %#v, want MCPW-009/high with evidence %q", f, want)
 		}
 	})
 	t.Run("oauth", func(t *testing.T) {
@@ -276,14 +321,14 @@ func TestInteropLabJSON(t *testing.T) {
 			t.Fatalf("%d records, want 1", len(eps))
 		}
 		m := jsonMap(t, eps[0])
-		if got, want := keys(t, m), sorted("schema", "url", "host", "ip", "port", "status", "http", "mcp", "auth", "findings", "scanned_at", "elapsed_ms"); !slices.Equal(got, want) {
+		if got, want := keys(t, m), sorted("schema", "url", "host", "ip", "port", "status", "http", "mcp", "auth", "origin", "host_header", "findings", "scanned_at", "elapsed_ms"); !slices.Equal(got, want) {
 			t.Errorf("record keys %q, want %q", got, want)
 		}
 		if got := obj(t, m, "http"); !mapsEqual(got, map[string]any{"status": float64(401), "content_type": "text/plain; charset=utf-8"}) {
 			t.Errorf("http = %#v", got)
 		}
 		a := obj(t, m, "auth")
-		if got, want := keys(t, a), sorted("required", "scheme", "status", "challenge", "resource_metadata_url", "resource_metadata"); !slices.Equal(got, want) {
+		if got, want := keys(t, a), sorted("required", "scheme", "status", "challenge", "resource_metadata_url", "resource_metadata", "authorization_servers"); !slices.Equal(got, want) {
 			t.Errorf("auth keys %q, want %q", got, want)
 		}
 		wantChallenge := `Bearer resource_metadata="` + s.MetadataURL + `", scope="` + lab.OAuthScope + `"`
@@ -297,6 +342,18 @@ func TestInteropLabJSON(t *testing.T) {
 		})
 		if string(prm) != string(wantPRM) {
 			t.Errorf("auth.resource_metadata = %s, want %s", prm, wantPRM)
+		}
+		ases, _ := json.Marshal(a["authorization_servers"])
+		if want := `[{"error":"on another host than the target; not fetched (see FollowAuthServers, --follow-auth-servers)","fetched":false,"issuer":"https://auth.example.test","reachable":false}]`; string(ases) != want {
+			t.Errorf("auth.authorization_servers = %s, want %s", ases, want)
+		}
+		// Behind the bearer check a foreign Origin or Host gets the same
+		// 401: not determined.
+		if got, want := obj(t, m, "origin"), map[string]any{"validated": nil, "tested_with": "http://rebind.invalid", "status": float64(401)}; !mapsEqual(got, want) {
+			t.Errorf("origin = %#v, want %#v", got, want)
+		}
+		if got, want := obj(t, m, "host_header"), map[string]any{"validated": nil, "tested_with": "rebind.invalid", "status": float64(401)}; !mapsEqual(got, want) {
+			t.Errorf("host_header = %#v, want %#v", got, want)
 		}
 		if got := obj(t, m, "mcp"); !mapsEqual(got, map[string]any{"transport": "streamable-http", "session": false, "server": map[string]any{}, "confidence": "likely"}) {
 			t.Errorf("mcp = %#v", got)
@@ -336,9 +393,14 @@ func TestInteropCredentials(t *testing.T) {
 		// with credentials.
 		AuthRequired: true, AuthScheme: result.AuthOAuth, AuthStatus: http.StatusUnauthorized, WithCreds: true,
 		MetadataURL: oauth.MetadataURL,
+		AuthServers: []result.AuthServer{labAuthServer},
 		Tools:       lab.ToolNames(lab.KindOAuth), Resources: labResources, Templates: labTemplates, Prompts: labPrompts,
-		Listed:   true,
-		Findings: []string{},
+		Listed: true,
+		// The checks send the credentials too: the SDK then answers a
+		// foreign Origin (MCPW-008, low: authentication is still
+		// required) and refuses a foreign Host.
+		Origin: sdkOrigin, Host: sdkHost,
+		Findings: []string{"MCPW-008/low"},
 	}
 	oauthRejected := view{
 		URL: oauth.URL, Status: result.StatusMCP, HTTPStatus: http.StatusUnauthorized,
@@ -346,6 +408,8 @@ func TestInteropCredentials(t *testing.T) {
 		Transport: result.TransportStreamable, Confidence: "likely",
 		AuthRequired: true, AuthScheme: result.AuthOAuth, AuthStatus: http.StatusUnauthorized, WithCreds: true,
 		MetadataURL: oauth.MetadataURL,
+		AuthServers: []result.AuthServer{labAuthServer},
+		Origin:      protectedOrigin, Host: protectedHost,
 		// Rejected credentials say nothing about the metadata: no MCPW-002.
 		Findings: []string{},
 	}
@@ -356,8 +420,9 @@ func TestInteropCredentials(t *testing.T) {
 		Confidence:   "confirmed",
 		AuthRequired: true, AuthScheme: result.AuthBasic, AuthStatus: http.StatusUnauthorized, WithCreds: true,
 		Tools: lab.ToolNames(lab.KindBasic), Resources: labResources, Templates: labTemplates, Prompts: labPrompts,
-		Listed:   true,
-		Findings: []string{"MCPW-005/info"},
+		Listed: true,
+		Origin: sdkOrigin, Host: sdkHost,
+		Findings: []string{"MCPW-008/low", "MCPW-005/info"},
 	}
 	tests := []struct {
 		name    string
@@ -400,6 +465,14 @@ var everythingResources = []string{
 	"demo://resource/static/document/structure.md",
 }
 
+// The reference server's Express app sends Access-Control-Allow-Origin: *
+// and checks neither Origin nor Host: the handshake succeeds with both
+// foreign values.
+const (
+	everythingOrigin = "validated=false status=200 allow_origin=*"
+	everythingHost   = "validated=false status=200"
+)
+
 // TestInteropEverything scans the official TypeScript reference server
 // (npm @modelcontextprotocol/server-everything, pinned) over both of its
 // HTTP transports.
@@ -422,7 +495,8 @@ func TestInteropEverything(t *testing.T) {
 				Templates: []string{"demo://resource/dynamic/text/{resourceId}", "demo://resource/dynamic/blob/{resourceId}"},
 				Prompts:   []string{"simple-prompt", "args-prompt", "completable-prompt", "resource-prompt"},
 				Listed:    true,
-				Findings:  []string{"MCPW-001/high"},
+				Origin:    everythingOrigin, Host: everythingHost,
+				Findings: []string{"MCPW-001/high", "MCPW-009/high", "MCPW-010/medium", "MCPW-011/medium"},
 			}
 		}},
 		{mcptest.TransportSSE, func(base string) view {
@@ -435,7 +509,8 @@ func TestInteropEverything(t *testing.T) {
 				Templates: []string{"demo://resource/dynamic/text/{resourceId}", "demo://resource/dynamic/blob/{resourceId}"},
 				Prompts:   []string{"simple-prompt", "args-prompt", "completable-prompt", "resource-prompt"},
 				Listed:    true,
-				Findings:  []string{"MCPW-001/high", "MCPW-004/low"},
+				Origin:    everythingOrigin, Host: everythingHost,
+				Findings: []string{"MCPW-001/high", "MCPW-009/high", "MCPW-010/medium", "MCPW-011/medium", "MCPW-004/low"},
 			}
 		}},
 	}
@@ -500,7 +575,8 @@ func TestInteropDiscovery(t *testing.T) {
 			Transport: result.TransportStreamable, Protocol: "2025-11-25", Session: true,
 			Server: result.ServerInfo{Name: "discovery", Version: "1.0.0"}, Confidence: "confirmed", Aliases: aliases,
 			AuthScheme: result.AuthNone, Tools: []string{"query_database"}, Listed: true,
-			Findings: []string{"MCPW-001/high"},
+			Origin: sdkOrigin, Host: sdkHost,
+			Findings: []string{"MCPW-001/high", "MCPW-009/high"},
 		}
 	}
 	t.Run("url target", func(t *testing.T) {
@@ -513,8 +589,11 @@ func TestInteropDiscovery(t *testing.T) {
 		}
 		// discover (405 from the stateful handler), initialize,
 		// initialized, four lists and the closing DELETE; no other path.
-		if sum.Requests != 8 {
-			t.Errorf("%d requests, want 8", sum.Requests)
+		// Then the Origin check's initialize and the DELETE of the
+		// session the SDK opened for it, and the Host check's
+		// initialize, which gets 403.
+		if sum.Requests != 8+3 {
+			t.Errorf("%d requests, want 11", sum.Requests)
 		}
 	})
 	t.Run("url target without mcp", func(t *testing.T) {
@@ -560,7 +639,7 @@ func TestInteropDiscovery(t *testing.T) {
 		checkView(t, eps[0], open("http://"+addr+"/mcp"))
 		sse := open("http://" + addr + "/sse")
 		sse.Transport, sse.Protocol, sse.Session = result.TransportSSE, "2024-11-05", false
-		sse.Findings = []string{"MCPW-001/high", "MCPW-004/low"}
+		sse.Findings = []string{"MCPW-001/high", "MCPW-009/high", "MCPW-004/low"}
 		checkView(t, eps[1], sse)
 	})
 }
@@ -644,18 +723,19 @@ func TestInteropTLS(t *testing.T) {
 			Transport: result.TransportStreamable, Protocol: "2025-11-25", Session: true,
 			Server: result.ServerInfo{Name: "tls", Version: "1.0.0"}, Confidence: "confirmed",
 			AuthScheme: result.AuthNone, Tools: []string{"query_database"}, Listed: true,
+			Origin: sdkOrigin, Host: sdkHost,
 			Findings: findings,
 		}
 	}
 	// httptest's certificate is self-signed and names 127.0.0.1, not
 	// the address scanned.
-	selfSignedOpen := tlsOpen(ssAddr, "MCPW-001/high", "MCPW-015/medium", "MCPW-016/medium")
+	selfSignedOpen := tlsOpen(ssAddr, "MCPW-001/high", "MCPW-009/high", "MCPW-015/medium", "MCPW-016/medium")
 	// Its handler answers on every path: the default paths are aliases.
 	selfSignedEverywhere := selfSignedOpen
 	selfSignedEverywhere.Aliases = []string{"/mcp/", "/sse", "/api/mcp", "/", "/messages"}
 	// The private CA's certificate names the address: only the chain is
 	// untrusted.
-	caOpen := tlsOpen(caAddr, "MCPW-001/high", "MCPW-007/medium")
+	caOpen := tlsOpen(caAddr, "MCPW-001/high", "MCPW-009/high", "MCPW-007/medium")
 
 	type certWant struct {
 		leaf                                       *x509.Certificate

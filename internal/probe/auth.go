@@ -22,6 +22,11 @@ func (s *svcProbe) authOutcome(ctx context.Context, r *reply, endpointURL string
 	if r.status != http.StatusUnauthorized && !(r.status == http.StatusForbidden && len(wa) > 0) {
 		return nil, false
 	}
+	if inspectorUnauthorized(r) {
+		// The MCP Inspector's proxy demanding its session token: not an
+		// MCP endpoint; the Inspector check judges it.
+		return nil, true
+	}
 	info := &result.AuthInfo{Required: true, Status: r.status, Scheme: result.AuthOther}
 	info.Challenge = capText(strings.Join(wa, ", "), 1024)
 	params := map[string]string{}

@@ -115,9 +115,13 @@ func (s *svcProbe) inspectorProxy(ctx context.Context, first *reply) *result.Ins
 		r2, err := s.c.send(ctx, http.MethodGet, cfgURL, nil, hdr, "")
 		switch {
 		case err != nil:
+			// The verdict on the token stands; the Origin check is
+			// left unsaid.
 		case inspectorConfig(r2):
+			info.OriginChecked = new(false)
 			info.Evidence += "; with Origin: " + inspectorForeignOrigin + " too (no DNS-rebinding check, as before 0.14.1)"
 		case inspectorOriginRefused(r2):
+			info.OriginChecked = new(true)
 			info.Evidence += "; Origin: " + inspectorForeignOrigin + " was refused (0.14.1 or later, with authentication turned off)"
 		}
 	case r != nil && inspectorUnauthorized(r):
@@ -133,6 +137,7 @@ func (s *svcProbe) inspectorProxy(ctx context.Context, first *reply) *result.Ins
 	default:
 		return nil
 	}
+	info.Evidence = capText(info.Evidence, 600)
 	return info
 }
 
@@ -250,6 +255,11 @@ const bundleOverlap = 512
 // findBundleVersion returns the version bundleVersionRE finds in b ("0.0.0",
 // a placeholder of later builds, is no version).
 func findBundleVersion(b []byte) string {
+	// Both forms name a literal; most chunks of a bundle hold neither, and
+	// are passed over without running the expression.
+	if !bytes.Contains(b, []byte("packageJson")) && !bytes.Contains(b, []byte("mcp-inspector")) {
+		return ""
+	}
 	for _, m := range bundleVersionRE.FindAllSubmatch(b, -1) {
 		v := string(m[1])
 		if v == "" {
@@ -295,12 +305,14 @@ func (s *svcProbe) bundleVersion(ctx context.Context, rawURL string) (string, er
 	return scanBundle(io.LimitReader(resp.Body, s.p.opts.MaxBodyBytes))
 }
 
-// scanBundle reads r in chunks and returns the first version found.
+// scanBundle reads r in chunks of 64 KiB (short reads are gathered, so that
+// the search runs once per chunk, not once per read) and returns the first
+// version found.
 func scanBundle(r io.Reader) (string, error) {
 	buf := make([]byte, 0, 64<<10+bundleOverlap)
 	chunk := make([]byte, 64<<10)
 	for {
-		n, err := r.Read(chunk)
+		n, err := io.ReadFull(r, chunk)
 		if n > 0 {
 			buf = append(buf, chunk[:n]...)
 			if v := findBundleVersion(buf); v != "" {
@@ -310,10 +322,10 @@ func scanBundle(r io.Reader) (string, error) {
 				buf = append(buf[:0], buf[len(buf)-bundleOverlap:]...)
 			}
 		}
-		if errors.Is(err, io.EOF) {
-			return "", nil
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return "", nil // the end of the body (or of the byte cap)
+		case err != nil:
 			return "", err
 		}
 	}

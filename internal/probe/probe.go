@@ -162,8 +162,17 @@ func (p *Prober) probe(ctx context.Context, svc target.Service) []*result.Endpoi
 	out := portLine(result.StatusNotMCP, "", u)
 	ep := out[0]
 	ep.IP = ip
-	ep.TLS = tlsInfo
 	ep.HTTP = httpInfo(firstHTTP)
+	// An MCP Inspector UI or proxy is no MCP server, but a door of its own.
+	if info := s.inspector(ctx, firstHTTP); info != nil {
+		ep.Inspector = info
+		ep.URL = s.c.urlFor("/")
+		if s.c.scheme == "https" && tlsInfo != nil {
+			s.c.setWeakVersions(s.weakTLS(ctx))
+			tlsInfo = s.c.tlsInfo()
+		}
+	}
+	ep.TLS = tlsInfo
 	if portErr != nil {
 		_, ep.Error = classify(portErr)
 	}

@@ -253,7 +253,10 @@ type InspectorInfo struct {
 	Version   string `json:"version,omitempty"`
 	// TokenRequired is true when the proxy refused a request without its
 	// session token, false when it answered, null when not determined.
-	TokenRequired *bool  `json:"token_required"`
+	TokenRequired *bool `json:"token_required"`
+	// OriginChecked is whether the proxy refused a foreign Origin (the
+	// check 0.14.1 added), null when not determined.
+	OriginChecked *bool  `json:"origin_checked"`
 	Evidence      string `json:"evidence,omitempty"`
 }
 

@@ -96,9 +96,13 @@ func inspectorFindings(ep *result.Endpoint, class Class) []finding.Finding {
 		return nil
 	}
 	var fs []finding.Finding
-	if in.Version != "" && versionLess(in.Version, "0.14.1") {
+	switch {
+	case in.Version != "" && versionLess(in.Version, "0.14.1"):
 		fs = append(fs, rules.Default(rules.InspectorVulnerable,
 			fmt.Sprintf("MCP Inspector %s (%s) at %s; versions below 0.14.1 are vulnerable", in.Version, in.Component, ep.URL)))
+	case in.Component == "proxy" && in.TokenRequired != nil && !*in.TokenRequired && in.OriginChecked != nil && !*in.OriginChecked:
+		fs = append(fs, rules.Default(rules.InspectorVulnerable,
+			"the proxy at "+ep.URL+" checks neither a session token nor the Origin, as versions before 0.14.1 do"))
 	}
 	if in.Component == "proxy" && in.TokenRequired != nil && !*in.TokenRequired {
 		fs = append(fs, rules.Default(rules.InspectorProxyOpen, "the proxy at "+ep.URL+" answered without a session token: "+in.Evidence))

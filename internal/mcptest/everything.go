@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,60 +146,17 @@ func startNode(t testing.TB, node, preload, entry, dir, transport string, addr n
 		return nil, err
 	}
 	hostPort := net.JoinHostPort(addr.String(), strconv.Itoa(port))
-	out := &cappedBuffer{max: everythingOutputCap}
 	cmd := exec.Command(node, "--require", preload, entry, transport)
 	cmd.Dir = dir
 	cmd.Env = nodeEnv(addr.String(), port)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start node: %w", err)
+	proc, err := startNodeProc(t, "node", cmd)
+	if err != nil {
+		return nil, err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		killProcessGroup(cmd, false)
-		select {
-		case <-exited:
-			return
-		case <-time.After(everythingStopTimeout):
-		}
-		killProcessGroup(cmd, true)
-		select {
-		case <-exited:
-		case <-time.After(everythingStopTimeout):
-			t.Logf("mcptest: node pid %d did not exit after SIGKILL", cmd.Process.Pid)
-		}
+	if err := proc.waitListening([]string{hostPort}, everythingStartTimeout, "EADDRINUSE", "already in use"); err != nil {
+		return nil, err
 	}
-
-	deadline := time.Now().Add(everythingStartTimeout)
-	for {
-		select {
-		case <-exited:
-			msg := out.String()
-			if strings.Contains(msg, "EADDRINUSE") || strings.Contains(msg, "already in use") {
-				return nil, fmt.Errorf("port %d: %w", port, errAddrInUse)
-			}
-			return nil, fmt.Errorf("node exited before listening on %s (%v); output:\n%s", hostPort, waitErr, msg)
-		default:
-		}
-		conn, err := net.DialTimeout("tcp", hostPort, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("not listening on %s after %v (last dial error: %v); output:\n%s",
-				hostPort, everythingStartTimeout, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	out, stop := proc.out, proc.stop
 
 	e := &Everything{
 		URL:       "http://" + hostPort,

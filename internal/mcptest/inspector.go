@@ -299,70 +299,19 @@ func startInspector(t testing.TB, node, preload, dir string, inst *inspectorInst
 	if proxyPort == uiPort {
 		return nil, fmt.Errorf("ports %d and %d: %w", uiPort, proxyPort, errAddrInUse)
 	}
-	out := &cappedBuffer{max: everythingOutputCap}
 	cmd := exec.Command(node, inst.launcher)
 	cmd.Dir = dir
 	cmd.Env = inspectorEnv(preload, addr.String(), uiPort, proxyPort, token, omitAuth)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start node: %w", err)
+	proc, err := startNodeProc(t, "inspector", cmd)
+	if err != nil {
+		return nil, err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		killProcessGroup(cmd, false)
-		select {
-		case <-exited:
-		case <-time.After(everythingStopTimeout):
-			killProcessGroup(cmd, true)
-			select {
-			case <-exited:
-			case <-time.After(everythingStopTimeout):
-				t.Logf("mcptest: inspector pid %d did not exit after SIGKILL", cmd.Process.Pid)
-			}
-		}
-		// The launcher may be gone while its children still run: the
-		// group is signalled once more either way.
-		killProcessGroup(cmd, true)
-	}
-
 	uiAddr := net.JoinHostPort(addr.String(), strconv.Itoa(uiPort))
 	proxyAddr := net.JoinHostPort(addr.String(), strconv.Itoa(proxyPort))
-	deadline := time.Now().Add(inspectorStartTimeout)
-	pending := map[string]bool{uiAddr: true, proxyAddr: true}
-	for len(pending) > 0 {
-		msg := out.String()
-		if strings.Contains(msg, "EADDRINUSE") || strings.Contains(msg, "IS IN USE") {
-			stop()
-			return nil, fmt.Errorf("ports %d, %d: %w", uiPort, proxyPort, errAddrInUse)
-		}
-		select {
-		case <-exited:
-			stop()
-			return nil, fmt.Errorf("inspector exited before listening on %s and %s (%v); output:\n%s", uiAddr, proxyAddr, waitErr, out.String())
-		default:
-		}
-		for a := range pending {
-			if conn, err := net.DialTimeout("tcp", a, 200*time.Millisecond); err == nil {
-				conn.Close()
-				delete(pending, a)
-			}
-		}
-		if len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("not listening on %v after %v; output:\n%s", pending, inspectorStartTimeout, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := proc.waitListening([]string{uiAddr, proxyAddr}, inspectorStartTimeout, "EADDRINUSE", "IS IN USE"); err != nil {
+		return nil, err
 	}
+	out, stop := proc.out, proc.stop
 
 	in := &Inspector{
 		UIURL:       "http://" + uiAddr,

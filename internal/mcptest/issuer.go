@@ -115,7 +115,7 @@ type issuerClient struct {
 
 type issuerCode struct {
 	client, redirectURI, challenge, scope, resource string
-	expires                                          time.Time
+	expires                                         time.Time
 }
 
 type issuerRefresh struct {
@@ -868,4 +868,3 @@ func (iss *Issuer) ExchangeCode(ctx context.Context, clientID, clientSecret, red
 	}
 	return out, nil
 }
-

@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== setup: system packages (node, npm, redis-server) when missing"
+bash scripts/setup-system.sh
+
 echo "== setup: npm packages the interop tests run (pinned in testdata/npm/package-lock.json)"
 bash scripts/setup-npm.sh
 

@@ -47,6 +47,7 @@ func commands() []command {
 	return []command{
 		{"scan", "find MCP endpoints on hosts, networks and URLs and tell which anyone can use", runScan},
 		{"report", "re-render a saved scan (JSON Lines) in another format, offline", runReport},
+		{"gate", "an authenticating gateway in front of an MCP server (HTTP upstream or stdio command)", runGate},
 		{"audit", "query the gate's audit trail (JSON Lines or SQLite)", runAudit},
 		{"rules", "list the rules catalogue: ids, severities, why and how to fix", runRules},
 		{"demo", "start a lab of MCP servers on loopback, scan it, print the report, stop it", runDemo},

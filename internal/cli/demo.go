@@ -95,6 +95,6 @@ func runDemo(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "\nmcpwarden demo: the lab keeps running; press Ctrl-C to stop it.")
 		<-ctx.Done()
 	}
-	fmt.Fprintln(env.Stderr, "\nmcpwarden demo: the lab is stopped. Close an open server with 'mcpwarden gate' (coming), then scan again to verify.")
+	fmt.Fprintln(env.Stderr, "\nmcpwarden demo: the lab is stopped. Close an open server with 'mcpwarden gate --upstream URL --api-keys FILE', then scan the gate to verify.")
 	return ExitOK
 }

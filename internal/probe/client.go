@@ -272,8 +272,23 @@ func (c *client) sendVia(ctx context.Context, hc *http.Client, method, rawURL st
 		if json := bytes.TrimSpace(r.body); len(json) > 0 && json[0] == '{' {
 			r.msgs, r.decodeErr = mcpwire.Decode(json)
 		}
+		drain(resp)
 	}
 	return r, nil
+}
+
+// drainCap bounds what is read and thrown away so that a connection can be
+// reused: a short body costs less than a new connection, a long one more.
+const drainCap = 64 << 10
+
+// drain reads the rest of a body whose announced length is at most
+// drainCap, so that net/http can keep the connection for the next request.
+// A longer or unannounced body (a stream) is left, and Body.Close closes the
+// connection.
+func drain(resp *http.Response) {
+	if resp.ContentLength >= 0 && resp.ContentLength <= drainCap {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainCap))
+	}
 }
 
 // setHost moves a Host entry of the request's header fields, which net/http

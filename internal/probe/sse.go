@@ -64,6 +64,11 @@ func (s *svcProbe) sseSession(ctx context.Context, rawURL string, creds http.Hea
 		return ep, nil
 	}
 	if resp.StatusCode != http.StatusOK || !strings.EqualFold(ct, "text/event-stream") || encoded(resp.Header) {
+		// The wait is bounded like every other: the stream's context has
+		// no timeout of its own here.
+		t := time.AfterFunc(s.p.opts.RequestTimeout, cancel)
+		drain(resp)
+		t.Stop()
 		return nil, nil
 	}
 	events := make(chan sseEvent, 16)

@@ -141,7 +141,8 @@ Authentication (at least one, or loopback only, or --allow-unauthenticated):
 Network:
   --listen ADDR           listen address (default 127.0.0.1:8443)
   --public-name HOST      a host name clients use to reach the gate (repeatable; Host is
-                          checked against these; default localhost, 127.0.0.1, ::1).
+                          checked against these; default localhost, 127.0.0.1, ::1 and the
+                          --listen address).
                           Required when --listen is not loopback.
   --allow-origin ORIGIN   a browser origin allowed besides the gate's own (repeatable)
                           e.g. --allow-origin https://app.example.com

@@ -2,20 +2,16 @@ package gate
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/auth"
 )
 
 // ErrUnauthenticatedExposure: a gate without authentication would listen
@@ -110,42 +106,23 @@ func (g *Gate) Close() error {
 	return err
 }
 
-// SelfSignedTLS makes an in-memory self-signed certificate (ECDSA P-256,
-// valid 30 days) for names (host names and IPs), for development only.
+// SelfSignedTLS makes an in-memory self-signed certificate (see
+// auth.SelfSigned) for names (host names, IPs, or host:port), for
+// development only.
 func SelfSignedTLS(names []string) (*tls.Config, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("gate: self-signed key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, fmt.Errorf("gate: self-signed serial: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "mcpwarden gate (self-signed)"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-	}
+	var hosts []string
 	for _, n := range names {
 		h := n
 		if hh, _, err := net.SplitHostPort(n); err == nil {
 			h = hh
 		}
-		h = strings.Trim(h, "[]")
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else if h != "" {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		if h = strings.Trim(h, "[]"); h != "" {
+			hosts = append(hosts, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := auth.SelfSigned(hosts)
 	if err != nil {
-		return nil, fmt.Errorf("gate: self-signed certificate: %w", err)
+		return nil, fmt.Errorf("gate: %w", err)
 	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

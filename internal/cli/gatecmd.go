@@ -169,7 +169,8 @@ Authentication (at least one, or loopback only, or --allow-unauthenticated):
                           clients send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'
   --jwt-issuer URL        accept JWT access tokens from this OAuth issuer (keys found by
                           RFC 8414 / OIDC discovery); the gate then serves RFC 9728
-                          metadata at /.well-known/oauth-protected-resource<path>
+                          metadata at /.well-known/oauth-protected-resource<path>;
+                          a verified token is remembered for 30s (never past its exp)
   --jwks-url URL          the issuer's JWKS, when discovery does not find it
   --audience URL          accepted token audience (repeatable; default for JWTs: the gate's
                           canonical URL, https://<first --public-name><path>; introspected
@@ -245,6 +246,11 @@ Examples:
 Exit codes: 0 after a clean shutdown (Ctrl-C), 2 on bad input or a runtime error.
 `)
 }
+
+// jwtCacheTTL is how long a verified JWT is remembered. A key removed from
+// the issuer's JWKS stops working for tokens already seen after at most
+// this long.
+const jwtCacheTTL = 30 * time.Second
 
 func runGate(ctx context.Context, env *Env, args []string) int {
 	for _, a := range args {
@@ -668,7 +674,11 @@ func buildRoute(ctx context.Context, cfg *gateConfig, rs *routeSpec, names []str
 		if len(auds) == 0 {
 			auds = []string{resource}
 		}
-		jwt, err := auth.NewJWT(ctx, auth.JWTOptions{Issuer: rs.jwtIssuer, Audiences: auds, JWKSURL: rs.jwksURL, Logger: logger})
+		jwt, err := auth.NewJWT(ctx, auth.JWTOptions{Issuer: rs.jwtIssuer, Audiences: auds, JWKSURL: rs.jwksURL, Logger: logger,
+			// A client repeats its token on every request: a verified
+			// token is remembered for jwtCacheTTL (never past its exp),
+			// so a repeat costs a hash, not a signature check.
+			VerifiedCacheTTL: jwtCacheTTL})
 		if err != nil {
 			return gate.Route{}, usagef("%s: %v", rs.flagName("--jwt-issuer", "auth.jwt"), err)
 		}

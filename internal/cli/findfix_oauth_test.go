@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"net"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/lab"
 	"github.com/mcpwarden/mcpwarden/internal/mcptest"
@@ -34,45 +32,8 @@ func TestFindFixVerifyOAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer iss.Close()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
+	listen := startGateCLI(t, ip, "--upstream", open.URL, "--jwt-issuer", iss.URL)
 	gateURL := "http://" + listen + "/mcp"
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var gateErr string
-	go func() {
-		c, _, e := run(t, ctx, "", "gate", "--listen", listen, "--upstream", open.URL, "--jwt-issuer", iss.URL)
-		gateErr = e
-		done <- c
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the gate did not stop")
-		}
-	}()
-	for i := 0; ; i++ {
-		if c, err := net.DialTimeout("tcp", listen, 100*time.Millisecond); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case c := <-done:
-			t.Fatalf("the gate exited %d: %s", c, gateErr)
-		default:
-		}
-		if i == 100 {
-			t.Fatal("the gate does not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 
 	code, out, errs := run(t, context.Background(), "", "scan", gateURL)
 	eps := decodeLines(t, out)

@@ -34,36 +34,7 @@ func TestFindFixVerify(t *testing.T) {
 	if b, _ := os.ReadFile(keys); strings.Contains(string(b), key) {
 		t.Fatal("the keys file holds the key itself, not its hash")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.92:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		c, _, _ := run(t, ctx, "", "gate", "--listen", listen, "--upstream", open.URL, "--api-keys", keys)
-		done <- c
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the gate did not stop")
-		}
-	}()
-	for i := 0; ; i++ {
-		if c, err := net.DialTimeout("tcp", listen, 100*time.Millisecond); err == nil {
-			c.Close()
-			break
-		}
-		if i == 100 {
-			t.Fatal("the gate does not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	listen := startGateCLI(t, "127.0.0.92", "--upstream", open.URL, "--api-keys", keys)
 
 	code, out, errs = run(t, context.Background(), "", "scan", listen)
 	eps := decodeLines(t, out)
@@ -90,5 +61,49 @@ func TestFindFixVerify(t *testing.T) {
 	}
 	if strings.Contains(out, key) {
 		t.Fatal("the key appears in the scan output")
+	}
+}
+
+// startGateCLI runs 'mcpwarden gate --listen <ip>:<free port> args...' in
+// the background until the test ends, waits until it listens, and returns
+// the listen address.
+func startGateCLI(t *testing.T, ip string, args ...string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var gateErr string
+	go func() {
+		c, _, e := run(t, ctx, "", append([]string{"gate", "--listen", listen}, args...)...)
+		gateErr = e
+		done <- c
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the gate did not stop")
+		}
+	})
+	for i := 0; ; i++ {
+		if c, err := net.DialTimeout("tcp", listen, 100*time.Millisecond); err == nil {
+			c.Close()
+			return listen
+		}
+		select {
+		case c := <-done:
+			t.Fatalf("the gate exited %d: %s", c, gateErr)
+		default:
+		}
+		if i == 100 {
+			t.Fatal("the gate does not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

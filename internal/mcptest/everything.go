@@ -101,14 +101,7 @@ func StartEverythingProcess(t testing.TB, transport, host string) *Everything {
 	if err != nil {
 		t.Fatalf("mcptest: %v", err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("mcptest: working directory: %v", err)
-	}
-	root, err := findRepoRoot(wd)
-	if err != nil {
-		t.Fatalf("mcptest: %v", err)
-	}
+	root := repoRoot(t)
 	npmDir := filepath.Join(root, "testdata", "npm")
 	entry := requireInstalled(t, npmDir)
 	node, err := exec.LookPath("node")
@@ -210,6 +203,21 @@ func checkLoopback(host string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("host %q: not a loopback address (want 127.0.0.0/8 or ::1)", host)
 	}
 	return addr, nil
+}
+
+// repoRoot is the repository root seen from the test's working directory;
+// it fails the test when there is none.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("mcptest: working directory: %v", err)
+	}
+	root, err := findRepoRoot(wd)
+	if err != nil {
+		t.Fatalf("mcptest: %v", err)
+	}
+	return root
 }
 
 // findRepoRoot walks up from dir to the directory holding go.mod.

@@ -123,14 +123,7 @@ func StartInspector(t testing.TB, dir, host string, opts ...InspectorOption) *In
 	if err != nil {
 		t.Fatalf("mcptest: %v", err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("mcptest: working directory: %v", err)
-	}
-	root, err := findRepoRoot(wd)
-	if err != nil {
-		t.Fatalf("mcptest: %v", err)
-	}
+	root := repoRoot(t)
 	npmDir := filepath.Join(root, "testdata", dir)
 	inst, err := resolveInspector(npmDir)
 	if err != nil {

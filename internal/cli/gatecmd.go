@@ -46,6 +46,8 @@ type gateConfig struct {
 	allowUnauth     bool
 	upstreamHeaders headerFlag
 	auditSpec       string
+	auditArgs       bool
+	auditRedact     listFlag
 	policy          string
 	rate            float64
 	toolRate        float64
@@ -110,6 +112,9 @@ func gateFlags(cfg *gateConfig) *flag.FlagSet {
 	fs.BoolVar(&cfg.allowUnauth, "allow-unauthenticated", false, "")
 	fs.Var(&cfg.upstreamHeaders, "upstream-header", "")
 	fs.StringVar(&cfg.auditSpec, "audit", "", "")
+	fs.BoolVar(&cfg.auditArgs, "audit-args", false, "")
+	cfg.auditRedact.split = true
+	fs.Var(&cfg.auditRedact, "audit-redact", "")
 	cfg.auditDurability = string(audit.DurabilitySync)
 	fs.Func("audit-durability", "", func(v string) error {
 		d, err := audit.ParseDurability(v)
@@ -217,6 +222,10 @@ Policy, limits, audit:
                           when a file or SQLite audit record counts as written (default sync:
                           the record is on disk before the response is sent; batch: synced
                           every 100ms; none: buffered, a crash loses up to a second)
+  --audit-args            also record tool and prompt arguments (default: only their SHA-256
+                          digest); credential-like fields (password, token, api_key, ...) are
+                          always replaced by "[redacted]"
+  --audit-redact F,F      more argument field names to redact, at any depth (case-insensitive)
   --metrics-listen ADDR   serve Prometheus metrics at http://ADDR/metrics on a separate
                           listener (default: off), e.g. --metrics-listen 127.0.0.1:9464
   -v, --verbose           debug logs on stderr
@@ -574,6 +583,10 @@ func buildGateOptions(ctx context.Context, cfg *gateConfig, logger *slog.Logger,
 			tlsConf.ClientAuth = tls.VerifyClientCertIfGiven
 		}
 	}
+	if (cfg.auditArgs || len(cfg.auditRedact.vals) > 0) && cfg.auditSpec == "" {
+		return nil, nil, usagef("--audit-args and --audit-redact need --audit")
+	}
+	opts.AuditArgs, opts.AuditRedact = cfg.auditArgs, cfg.auditRedact.vals
 	if cfg.auditSpec != "" {
 		d, err := audit.ParseDurability(cfg.auditDurability)
 		if err != nil {
@@ -904,6 +917,10 @@ func applyFileConfig(cfg *gateConfig, fc *gate.FileConfig, set map[string]bool) 
 	}
 	str("audit", &cfg.auditSpec, fc.Audit.Sink)
 	str("audit-durability", &cfg.auditDurability, strings.ToLower(fc.Audit.Durability))
+	if fc.Audit.Args && !set["audit-args"] {
+		cfg.auditArgs = true
+	}
+	list("audit-redact", &cfg.auditRedact, fc.Audit.Redact)
 	str("metrics-listen", &cfg.metricsListen, fc.MetricsListen)
 }
 

@@ -183,6 +183,8 @@ func TestGateIntrospectionFlags(t *testing.T) {
 		{[]string{"--upstream", up, "--introspection-url", "http://127.0.0.1:9/i", "--introspection-client-secret-file", secretFile}, "--introspection-client-id"},
 		{[]string{"--upstream", up, "--introspection-url", "http://auth.example.com/introspect"}, "--introspection-url"},
 		{[]string{"--upstream", up, "--audit", "stdout", "--audit-durability", "eventually"}, "eventually"},
+		{[]string{"--upstream", up, "--audit-args"}, "need --audit"},
+		{[]string{"--upstream", up, "--audit-redact", "ssn"}, "need --audit"},
 	}
 	for _, tt := range bad {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -1,8 +1,11 @@
 package gate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
@@ -42,12 +45,42 @@ func (g *Gate) auditCall(r *http.Request, c *Call, ex *exchange, decision, reaso
 	rec.Method = c.Method
 	rec.Name = c.Name
 	rec.ArgsDigest = audit.Digest(c.Args)
+	if g.opts.AuditArgs {
+		rec.Args = g.auditArgs(c.Args)
+	}
 	rec.Decision = decision
 	rec.Reason = reason
 	rec.Upstream = ex.status
 	rec.BytesIn = ex.bytesIn
 	rec.BytesOut = ex.bytesOut
 	g.writeAudit(r, rec)
+}
+
+// auditArgs decodes raw arguments for the audit record and redacts them.
+// Arguments that are not a JSON object (the protocol wants one) are kept
+// under the key "_raw" as their JSON text, redacted the same way when they
+// are an array of objects.
+func (g *Gate) auditArgs(raw json.RawMessage) map[string]any {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // keep numbers exactly as the client sent them
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil // Inspect accepted the body, so this does not happen
+	}
+	fields := g.redactFields()
+	if m, ok := v.(map[string]any); ok {
+		return audit.Redact(m, fields)
+	}
+	return audit.Redact(map[string]any{"_raw": v}, fields)
+}
+
+// redactFields are the default credential field names plus the
+// operator's.
+func (g *Gate) redactFields() []string {
+	return append(slices.Clip(audit.DefaultRedactFields), g.opts.AuditRedact...)
 }
 
 // auditAll writes one record per message of an exchange.

@@ -60,9 +60,14 @@ type LimitsFileConfig struct {
 
 // AuditFileConfig names the audit sink (jsonl:PATH, sqlite:PATH or
 // stdout) and its durability (none, batch or sync; default sync).
+//
+// Args records tool and prompt arguments (not only their digest), with the
+// fields named in Redact (and the default credential names) redacted.
 type AuditFileConfig struct {
-	Sink       string `yaml:"sink"`
-	Durability string `yaml:"durability"`
+	Sink       string   `yaml:"sink"`
+	Durability string   `yaml:"durability"`
+	Args       bool     `yaml:"args"`
+	Redact     []string `yaml:"redact"`
 }
 
 // RouteFileConfig is one path prefix and its upstream: an HTTP URL or a
@@ -241,6 +246,14 @@ func (c *FileConfig) Problems() []string {
 		case "", "none", "batch", "sync":
 		default:
 			add("audit.durability %q: want none, batch or sync", a.Durability)
+		}
+	}
+	if a := c.Audit; (a.Args || len(a.Redact) > 0) && a.Sink == "" {
+		add("audit.args and audit.redact need audit.sink")
+	}
+	for i, f := range c.Audit.Redact {
+		if strings.TrimSpace(f) == "" {
+			add("audit.redact[%d]: empty field name", i)
 		}
 	}
 	if len(c.Routes) == 0 {

@@ -38,6 +38,8 @@ limits:
 audit:
   sink: jsonl:DIR/audit.jsonl
   durability: sync
+  args: true
+  redact: [ssn, card_number]
 metrics_listen: 127.0.0.1:9464
 routes:
   - path: /github
@@ -74,7 +76,8 @@ routes:
 	}
 	if len(c.Routes) != 2 || c.Routes[0].Auth.JWT.Audiences[1] != "client-123" || c.Routes[1].Command[2] != "some-mcp-server" ||
 		c.Routes[0].Policy.Default != "deny" || c.Routes[0].Policy.Rules[0].Kinds[0] != KindTool ||
-		c.Limits.MaxConcurrent != 8 || c.Audit.Durability != "sync" || !c.TLS.SelfSigned {
+		c.Limits.MaxConcurrent != 8 || c.Audit.Durability != "sync" || !c.TLS.SelfSigned ||
+		!c.Audit.Args || len(c.Audit.Redact) != 2 || c.Audit.Redact[1] != "card_number" {
 		t.Errorf("decoded %+v", c)
 	}
 }
@@ -113,6 +116,19 @@ routes:
 	}
 	if len(p) < 7 {
 		t.Errorf("%d problems, want at least 7:\n%s", len(p), all)
+	}
+}
+
+func TestConfigAuditArgsProblems(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("audit: {args: true, redact: [ssn, \" \"]}\nroutes: [{upstream: \"http://127.0.0.1:3000/mcp\"}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(c.Problems(), "\n")
+	for _, want := range []string{"audit.args and audit.redact need audit.sink", "audit.redact[1]: empty field name"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems lack %q:\n%s", want, all)
+		}
 	}
 }
 

@@ -132,6 +132,13 @@ type Options struct {
 	// Audit, when set, gets one record per JSON-RPC request and is closed
 	// by Serve on shutdown.
 	Audit AuditSink
+	// AuditArgs records the arguments of tools/call and prompts/get in the
+	// audit trail (Record.Args), not only their digest. Fields named in
+	// audit.DefaultRedactFields or AuditRedact are replaced by
+	// audit.Redacted at any depth. Off by default: arguments can carry
+	// personal data and secrets.
+	AuditArgs   bool
+	AuditRedact []string
 	// Logger gets operational logs (nil: discard). Credentials are never
 	// logged.
 	Logger *slog.Logger

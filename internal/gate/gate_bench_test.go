@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -132,6 +134,26 @@ func benchGate(tb testing.TB, ln net.Listener, upstream string, authn Authentica
 	return srv.URL + g.Paths()[0], func() { srv.Close(); _ = g.Close() }
 }
 
+// bareProxyPhase runs the load through net/http/httputil's ReverseProxy
+// (the same upstream transport settings as the gate, nothing checked,
+// nothing logged): the reference for what a second HTTP hop alone costs.
+func bareProxyPhase(tb testing.TB, ln net.Listener, upBase, upURL string, conc int, d time.Duration) phaseResult {
+	tb.Helper()
+	target, err := neturl.Parse(upBase)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	defer tr.CloseIdleConnections()
+	rp.Transport = tr
+	rp.FlushInterval = -1
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: rp}}
+	srv.Start()
+	defer srv.Close()
+	return runPhase(tb, srv.URL+strings.TrimPrefix(upURL, upBase), "", conc, d)
+}
+
 // heapAndRSS returns the heap in use and the RSS after a full GC.
 func heapAndRSS() (heap, rss int64) {
 	runtime.GC()
@@ -233,6 +255,15 @@ func BenchmarkGate(b *testing.B) {
 	for range b.N {
 		direct := runPhase(b, upURL, "", conc, d)
 		b.Logf("%-22s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  cpu/call %4.0f µs  errors %d", "direct", direct.rps, ms(direct.p50), ms(direct.p99), us(direct.cpu), direct.errors)
+		// The ceiling of any HTTP proxy on this machine: the standard
+		// library's reverse proxy with no checks at all.
+		bare := bareProxyPhase(b, listen(), up.URL, upURL, conc, d)
+		b.Logf("%-22s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  cpu/call %4.0f µs  errors %d", "bare reverse proxy", bare.rps, ms(bare.p50), ms(bare.p99), us(bare.cpu), bare.errors)
+		b.ReportMetric(bare.rps/direct.rps, "bare_proxy_ratio")
+		b.ReportMetric(ms(bare.p99-direct.p99), "bare_proxy_p99_added_ms")
+		if bare.cpu > 0 {
+			b.ReportMetric(float64(direct.cpu)/float64(bare.cpu), "bare_proxy_cpu_ratio")
+		}
 		batch := gatePhase("gate batch", audit.DurabilityBatch, 0, conc, d)
 		synced := gatePhase("gate sync", audit.DurabilitySync, 0, conc, d)
 		cached := gatePhase("gate batch jwt-cache", audit.DurabilityBatch, time.Minute, conc, d)

@@ -122,7 +122,7 @@ func checkJSON(b []byte) error {
 	dec.UseNumber()
 	type frame struct {
 		obj     bool
-		keys    map[string]struct{}
+		keys    keySet
 		wantKey bool
 	}
 	var stack []frame
@@ -150,10 +150,9 @@ func checkJSON(b []byte) error {
 			// differently by the gate and by the upstream.
 			k, _ := tok.(string)
 			k = foldKey(k)
-			if _, dup := top.keys[k]; dup {
+			if !top.keys.add(k) {
 				return fmt.Errorf("%w: duplicate key %q", ErrInvalidRequest, k)
 			}
-			top.keys[k] = struct{}{}
 			top.wantKey = false
 			continue
 		}
@@ -167,7 +166,7 @@ func checkJSON(b []byte) error {
 				if top != nil && top.obj {
 					top.wantKey = true
 				}
-				stack = append(stack, frame{obj: d == '{', keys: map[string]struct{}{}, wantKey: d == '{'})
+				stack = append(stack, frame{obj: d == '{', wantKey: d == '{'})
 				continue
 			case '}', ']':
 				stack = stack[:len(stack)-1]
@@ -181,6 +180,44 @@ func checkJSON(b []byte) error {
 		return fmt.Errorf("%w: data after the JSON value", ErrParse)
 	}
 	return nil
+}
+
+// keySet holds the (folded) member names seen in one object: a slice
+// while the object is small, as JSON-RPC messages are, and a map once it
+// grows, so that a huge object cannot make the check quadratic.
+type keySet struct {
+	few  []string
+	many map[string]struct{}
+}
+
+// smallObject is the number of members keySet keeps in its slice.
+const smallObject = 16
+
+// add records k and reports whether it was new.
+func (s *keySet) add(k string) bool {
+	if s.many != nil {
+		if _, dup := s.many[k]; dup {
+			return false
+		}
+		s.many[k] = struct{}{}
+		return true
+	}
+	for _, x := range s.few {
+		if x == k {
+			return false
+		}
+	}
+	if len(s.few) < smallObject {
+		s.few = append(s.few, k)
+		return true
+	}
+	s.many = make(map[string]struct{}, 2*smallObject)
+	for _, x := range s.few {
+		s.many[x] = struct{}{}
+	}
+	s.few = nil
+	s.many[k] = struct{}{}
+	return true
 }
 
 // inspectOne reads one message with exact member names.

@@ -284,9 +284,14 @@ var hopByHop = map[string]bool{
 }
 
 // connectionTokens are the extra hop-by-hop fields a Connection header names.
+// It is nil (and allocates nothing) when there is no Connection header.
 func connectionTokens(h http.Header) map[string]bool {
+	vals := h.Values("Connection")
+	if len(vals) == 0 {
+		return nil
+	}
 	m := map[string]bool{}
-	for _, v := range h.Values("Connection") {
+	for _, v := range vals {
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f != "" {
 				m[http.CanonicalHeaderKey(f)] = true

@@ -3,6 +3,7 @@ package gate
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,6 +33,12 @@ func TestInspect(t *testing.T) {
 		{"params string", `{"jsonrpc":"2.0","id":1,"method":"x","params":"s"}`, nil, false, ErrInvalidRequest},
 		{"result and error", `{"jsonrpc":"2.0","id":1,"result":{},"error":{}}`, nil, false, ErrInvalidRequest},
 		{"empty method", `{"jsonrpc":"2.0","id":1,"method":""}`, nil, false, ErrInvalidRequest},
+		{"duplicate in a small object", argsBody(3, "k1"), nil, false, ErrInvalidRequest},
+		{"duplicate key case-folded", argsBody(3, "K1"), nil, false, ErrInvalidRequest},
+		{"duplicate past the small-object slice", argsBody(40, "k39"), nil, false, ErrInvalidRequest},
+		{"duplicate of an early key in a large object", argsBody(40, "k0"), nil, false, ErrInvalidRequest},
+		{"large object without duplicates", argsBody(40, ""),
+			[]Call{{ID: []byte(`1`), Method: "tools/call", Kind: KindTool, Name: "echo", Args: []byte(argsObject(40, ""))}}, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,4 +274,27 @@ func TestFoldKey(t *testing.T) {
 	if foldKey("name") == foldKey("nam") {
 		t.Error("different keys folded together")
 	}
+}
+
+// argsObject is an arguments object with n members k0..k(n-1), and one more
+// member named dup at the end when dup is not empty.
+func argsObject(n int, dup string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":%d`, i, i)
+	}
+	if dup != "" {
+		fmt.Fprintf(&b, `,%q:0`, dup)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// argsBody is a tools/call of echo with argsObject(n, dup).
+func argsBody(n int, dup string) string {
+	return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":` + argsObject(n, dup) + `}}`
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/lab"
 	"github.com/mcpwarden/mcpwarden/internal/mcptest"
 	"github.com/mcpwarden/mcpwarden/internal/result"
+	"github.com/mcpwarden/mcpwarden/internal/rules"
 )
 
 // run runs the CLI with args and returns exit code, stdout and stderr.
@@ -245,9 +247,65 @@ func TestDemo(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("demo exit %d: %s", code, errs)
 	}
-	for _, want := range []string{lab.OpenServerName, "MCPW-001", "oauth", "sse", "SUMMARY"} {
-		if !strings.Contains(out, want) {
+	for _, want := range []string{lab.OpenServerName, "MCPW-001", "oauth", "sse", "SUMMARY", "verify: scan the gate"} {
+		if !strings.Contains(out+errs, want) {
 			t.Errorf("demo report lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestDemoFixVerify checks the demo's find, fix, verify in JSON Lines: the
+// lab's open server is found unauthenticated, then the gate in front of it
+// demands a credential and shows nothing, and with the demo's key lists the
+// same tools; the key itself is printed nowhere.
+func TestDemoFixVerify(t *testing.T) {
+	code, out, errs := run(t, context.Background(), "", "demo", "--first-ip", "127.0.0.80", "-o", "jsonl")
+	if code != ExitOK {
+		t.Fatalf("demo exit %d: %s", code, errs)
+	}
+	eps := decodeLines(t, out)
+	if len(eps) < 3 {
+		t.Fatalf("%d records, want the lab's and two of the gate:\n%s", len(eps), out)
+	}
+	var open *result.Endpoint
+	for i := range eps[:len(eps)-2] {
+		if ep := &eps[i]; ep.MCP != nil && ep.MCP.Server.Name == lab.OpenServerName {
+			open = ep
+		}
+	}
+	if open == nil || open.Auth == nil || open.Auth.Required || !hasRule(open, rules.Unauthenticated) {
+		t.Fatalf("find: the open server is not reported open: %+v", open)
+	}
+	closed, keyed := eps[len(eps)-2], eps[len(eps)-1]
+	if closed.URL != keyed.URL || closed.URL == open.URL || !strings.HasPrefix(closed.URL, "http://127.0.0.") {
+		t.Fatalf("verify: gate records for %s and %s", closed.URL, keyed.URL)
+	}
+	if closed.Status != result.StatusMCP || closed.Auth == nil || !closed.Auth.Required || len(closed.Tools) != 0 || hasRule(&closed, rules.Unauthenticated) {
+		t.Errorf("verify without a key: %+v", closed)
+	}
+	if closed.Origin == nil || closed.Origin.Validated == nil || !*closed.Origin.Validated {
+		t.Errorf("verify: the gate does not validate Origin: %+v", closed.Origin)
+	}
+	var want, got []string
+	for _, tl := range open.Tools {
+		want = append(want, tl.Name)
+	}
+	for _, tl := range keyed.Tools {
+		got = append(got, tl.Name)
+	}
+	if !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("verify with the key: tools %v, want the open server's %v", got, want)
+	}
+	if strings.Contains(out+errs, "mcpw_") {
+		t.Error("the demo printed the API key")
+	}
+}
+
+func hasRule(ep *result.Endpoint, id string) bool {
+	for _, f := range ep.Findings {
+		if f.Rule == id {
+			return true
+		}
+	}
+	return false
 }

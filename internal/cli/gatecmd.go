@@ -213,10 +213,11 @@ Policy, limits, audit:
   --rate N                requests per second per principal (default: no limit)
   --tool-rate N           tools/call per second per principal (default: no limit)
   --max-concurrent N      requests in flight per principal (default: no limit)
-  --redis URL             share the --rate and --tool-rate limits of every gate replica in this
-                          Redis (redis://[:PASSWORD@]HOST:PORT/DB or rediss://...); when Redis
-                          cannot be asked, requests are refused (429), not let through;
-                          --max-concurrent stays per replica
+  --redis URL             share the --rate, --tool-rate and --max-concurrent limits of every gate
+                          replica in this Redis (redis://[:PASSWORD@]HOST:PORT/DB or
+                          rediss://...); when Redis cannot be asked, requests are refused
+                          (429), not let through; an in-flight slot is leased for 30 s and
+                          renewed while its request runs, so a dead replica's slots expire
   --audit SPEC            audit trail: jsonl:PATH, sqlite:PATH or stdout
   --audit-durability none|batch|sync
                           when a file or SQLite audit record counts as written (default sync:
@@ -546,8 +547,8 @@ func buildGateOptions(ctx context.Context, cfg *gateConfig, logger *slog.Logger,
 		}
 		opts.Routes = append(opts.Routes, rt)
 	}
-	if cfg.redisURL != "" && cfg.rate == 0 && cfg.toolRate == 0 {
-		return nil, nil, usagef("--redis shares rate limits: add --rate or --tool-rate")
+	if cfg.redisURL != "" && cfg.rate == 0 && cfg.toolRate == 0 && cfg.maxConcurrent == 0 {
+		return nil, nil, usagef("--redis shares limits: add --rate, --tool-rate or --max-concurrent")
 	}
 	if cfg.rate > 0 || cfg.toolRate > 0 || cfg.maxConcurrent > 0 {
 		lim := ratelimit.Limits{RequestsPerSecond: cfg.rate, ToolCallsPerSecond: cfg.toolRate, MaxConcurrent: cfg.maxConcurrent}
@@ -562,7 +563,7 @@ func buildGateOptions(ctx context.Context, cfg *gateConfig, logger *slog.Logger,
 				return nil, nil, usagef("--redis %s: want redis://[:PASSWORD@]HOST:PORT/DB or rediss://...", redactURL(cfg.redisURL))
 			}
 			cfg.redisClient = redis.NewClient(ro)
-			opts.RateLimiter = &sharedLimiter{shared: ratelimit.NewRedis(cfg.redisClient, "", lim), local: local, log: logger}
+			opts.RateLimiter = &sharedLimiter{shared: ratelimit.NewRedis(cfg.redisClient, "", lim), log: logger}
 		}
 	}
 	var tlsConf *tls.Config
@@ -968,7 +969,6 @@ const redisTimeout = 2 * time.Second
 // asked, the request is refused.
 type sharedLimiter struct {
 	shared *ratelimit.RedisLimiter
-	local  *ratelimit.Limiter
 	log    *slog.Logger
 }
 
@@ -984,5 +984,16 @@ func (s *sharedLimiter) Allow(key, method, tool string) (bool, time.Duration, st
 	return ok, retry, which
 }
 
-// Acquire implements gate.ConcurrencyLimiter with the local limiter.
-func (s *sharedLimiter) Acquire(key string) (func(), bool) { return s.local.Acquire(key) }
+// Acquire implements gate.ConcurrencyLimiter with slots leased in Redis,
+// shared by every replica. When Redis cannot be asked the request is
+// refused, as for the rates.
+func (s *sharedLimiter) Acquire(key string) (func(), bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	defer cancel()
+	release, ok, err := s.shared.AcquireContext(ctx, key, 0)
+	if err != nil {
+		s.log.Error("gate: shared concurrency limiter unavailable; refusing", "err", err)
+		return nil, false
+	}
+	return release, ok
+}

@@ -453,7 +453,7 @@ func TestGateRedisFlag(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--upstream", up, "--redis", "redis://127.0.0.1:1/0"}, "add --rate or --tool-rate"},
+		{[]string{"--upstream", up, "--redis", "redis://127.0.0.1:1/0"}, "add --rate, --tool-rate or --max-concurrent"},
 		{[]string{"--upstream", up, "--rate", "5", "--redis", "http://:hunter2@127.0.0.1:1/0"}, "--redis"},
 		{[]string{"--upstream", up, "--rate", "5", "--redis", "redis://127.0.0.1:1/notadb"}, "--redis"},
 	} {
@@ -477,6 +477,16 @@ func TestGateRedisFlag(t *testing.T) {
 	rec := ping(t, g.Handler(), "")
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || seen.Load() != 0 {
 		t.Errorf("Redis down: status %d, Retry-After %q, upstream saw %d; want 429 and nothing forwarded",
+			rec.Code, rec.Header().Get("Retry-After"), seen.Load())
+	}
+	// The same for the shared concurrency limit alone.
+	g, err = buildTestGate(t, nil, "--upstream", upSrv.URL+"/mcp", "--max-concurrent", "4", "--redis", "redis://127.0.0.1:1/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = ping(t, g.Handler(), "")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || seen.Load() != 0 {
+		t.Errorf("Redis down, --max-concurrent: status %d, Retry-After %q, upstream saw %d; want 429 and nothing forwarded",
 			rec.Code, rec.Header().Get("Retry-After"), seen.Load())
 	}
 }

@@ -149,3 +149,89 @@ func TestRedisLimiterDown(t *testing.T) {
 		t.Errorf("error %q lacks the package prefix", err)
 	}
 }
+
+func TestRedisConcurrency(t *testing.T) {
+	c := startRedis(t)
+	ctx := context.Background()
+	limits := Limits{MaxConcurrent: 2}
+	a, b := NewRedis(c, "", limits), NewRedis(c, "", limits) // two replicas
+	acquire := func(r *RedisLimiter, key string, lease time.Duration, want bool) func() {
+		t.Helper()
+		release, ok, err := r.AcquireContext(ctx, key, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != want {
+			t.Fatalf("Acquire(%s) ok = %v, want %v", key, ok, want)
+		}
+		return release
+	}
+	inflight := func(key string) int64 {
+		t.Helper()
+		n, err := a.InFlight(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	r1 := acquire(a, "alice", 0, true)
+	r2 := acquire(b, "alice", 0, true)
+	acquire(a, "alice", 0, false) // the third across both replicas
+	acquire(b, "alice", 0, false)
+	acquire(b, "bob", 0, true)() // other principals are independent
+	if n := inflight("alice"); n != 2 {
+		t.Fatalf("alice in flight = %d, want 2", n)
+	}
+	r1()
+	r1() // idempotent: must not free another holder's slot
+	if n := inflight("alice"); n != 1 {
+		t.Fatalf("after one release: %d in flight, want 1", n)
+	}
+	r3 := acquire(b, "alice", 0, true)
+	acquire(a, "alice", 0, false)
+	r2()
+	r3()
+	if n := inflight("alice"); n != 0 {
+		t.Fatalf("after all releases: %d in flight, want 0", n)
+	}
+
+	// A held slot is renewed past its lease; a slot whose holder vanished
+	// (a crashed replica: simulated by a slot added without renewal) ends
+	// with its lease.
+	const lease = 300 * time.Millisecond
+	held := acquire(a, "carol", lease, true)
+	now, err := c.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ZAdd(ctx, "mcpwarden:rl:{carol}:inflight", redis.Z{Score: float64(now.Add(lease).UnixMicro()), Member: "crashed-replica"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	acquire(b, "carol", lease, false)
+	time.Sleep(3 * lease)
+	if n := inflight("carol"); n != 1 {
+		t.Fatalf("carol after 3 leases: %d in flight, want 1 (the renewed one)", n)
+	}
+	acquire(b, "carol", lease, true)()
+	held()
+
+	// No limit: Redis is not asked.
+	if rel, ok, err := NewRedis(c, "", Limits{}).AcquireContext(ctx, "x", 0); !ok || err != nil || rel == nil {
+		t.Errorf("unlimited: %v %v", ok, err)
+	}
+}
+
+func TestRedisConcurrencyDown(t *testing.T) {
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Skip(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	rel, ok, err := NewRedis(c, "", Limits{MaxConcurrent: 1}).AcquireContext(context.Background(), "p", 0)
+	if err == nil || ok || rel != nil {
+		t.Fatalf("Acquire with Redis down = %v, %v; want an error", ok, err)
+	}
+}

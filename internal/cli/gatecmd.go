@@ -56,6 +56,7 @@ type gateConfig struct {
 	verbose         bool
 
 	introspectionURL        string
+	authServer              string
 	introspectionClientID   string
 	introspectionSecretFile string
 	// introspectionSecret comes from the secret file or the environment
@@ -125,6 +126,7 @@ func gateFlags(cfg *gateConfig) *flag.FlagSet {
 		return nil
 	})
 	fs.StringVar(&cfg.introspectionURL, "introspection-url", "", "")
+	fs.StringVar(&cfg.authServer, "authorization-server", "", "")
 	fs.StringVar(&cfg.introspectionClientID, "introspection-client-id", "", "")
 	fs.StringVar(&cfg.introspectionSecretFile, "introspection-client-secret-file", "", "")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "", "")
@@ -187,6 +189,10 @@ Authentication (at least one, or loopback only, or --allow-unauthenticated):
   --introspection-client-secret-file FILE
                           its client secret, read from FILE (or from the environment variable
                           MCPW_INTROSPECTION_SECRET); never given on the command line
+  --authorization-server URL
+                          with --introspection-url alone: the issuer to advertise in the RFC 9728
+                          protected resource metadata and the 401 challenge, so that MCP clients
+                          find where to get a token
   --client-ca FILE        accept client certificates chaining to these CAs (mTLS; the
                           identity is the certificate's SAN/CN); needs --tls-cert or --self-signed
   --scope S               scope every request must carry (repeatable; 403 insufficient_scope)
@@ -442,6 +448,7 @@ type routeSpec struct {
 	introID     string
 	introSecret string
 	introAuds   []string
+	authServer  string
 	scopes      []string
 	policyFile  string
 	policy      *gate.Policy
@@ -463,6 +470,7 @@ func buildGateOptions(ctx context.Context, cfg *gateConfig, logger *slog.Logger,
 			apiKeys: cfg.apiKeys, mtls: cfg.clientCA != "", jwtIssuer: cfg.jwtIssuer, jwksURL: cfg.jwksURL,
 			audiences: cfg.audiences.vals, introURL: cfg.introspectionURL, introID: cfg.introspectionClientID,
 			introSecret: cfg.introspectionSecret, introAuds: cfg.audiences.vals, scopes: cfg.scopes.vals, policyFile: cfg.policy,
+			authServer: cfg.authServer,
 		}
 		if len(rs.upstreamCmd) > 0 && rs.upstream != "" {
 			return nil, nil, usagef("--upstream and a stdio command exclude each other")
@@ -505,6 +513,14 @@ func buildGateOptions(ctx context.Context, cfg *gateConfig, logger *slog.Logger,
 		}
 		if cfg.introspectionURL == "" && (cfg.introspectionClientID != "" || cfg.introspectionSecret != "") {
 			return nil, nil, usagef("--introspection-client-id and its secret need --introspection-url")
+		}
+		if cfg.authServer != "" && (cfg.introspectionURL == "" || cfg.jwtIssuer != "") {
+			return nil, nil, usagef("--authorization-server is for --introspection-url without --jwt-issuer (the JWT issuer is advertised already)")
+		}
+		if cfg.authServer != "" {
+			if err := gate.CheckServerURL("--authorization-server", cfg.authServer); err != nil {
+				return nil, nil, usagef("%v", err)
+			}
 		}
 		if cfg.introspectionSecret != "" && cfg.introspectionClientID == "" {
 			return nil, nil, usagef("an introspection client secret needs --introspection-client-id")
@@ -673,17 +689,18 @@ func buildRoute(ctx context.Context, cfg *gateConfig, rs *routeSpec, names []str
 		}
 		route.Authenticators = append(route.Authenticators, keys)
 	}
+	// resource is the canonical URL of this route (RFC 8707, RFC 9728).
+	host := names[0]
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			host = "[" + host + "]"
+		}
+	}
+	if len(cfg.publicNames.vals) == 0 {
+		host = cfg.listen // loopback: the listen address is what clients use
+	}
+	resource := scheme + "://" + host + path
 	if rs.jwtIssuer != "" {
-		host := names[0]
-		if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-			if _, _, err := net.SplitHostPort(host); err != nil {
-				host = "[" + host + "]"
-			}
-		}
-		if len(cfg.publicNames.vals) == 0 {
-			host = cfg.listen // loopback: the listen address is what clients use
-		}
-		resource := scheme + "://" + host + path
 		auds := rs.audiences
 		if len(auds) == 0 {
 			auds = []string{resource}
@@ -712,6 +729,11 @@ func buildRoute(ctx context.Context, cfg *gateConfig, rs *routeSpec, names []str
 			return gate.Route{}, usagef("%s: %v", rs.flagName("--introspection-url", "auth.introspection"), err)
 		}
 		route.Authenticators = append(route.Authenticators, in)
+		if rs.jwtIssuer == "" && rs.authServer != "" {
+			// Opaque tokens only: clients still need RFC 9728 metadata to
+			// find where to get one.
+			route.Metadata = &gate.ResourceMetadata{Resource: resource, AuthorizationServers: []string{rs.authServer}, ScopesSupported: rs.scopes}
+		}
 	}
 	return route, nil
 }
@@ -947,7 +969,7 @@ func fileRoutes(fc *gate.FileConfig) ([]routeSpec, error) {
 			rs.jwtIssuer, rs.jwksURL, rs.audiences = j.Issuer, j.JWKSURL, j.Audiences
 		}
 		if in := r.Auth.Introspection; in != nil {
-			rs.introURL, rs.introID, rs.introAuds = in.URL, in.ClientID, in.Audiences
+			rs.introURL, rs.introID, rs.introAuds, rs.authServer = in.URL, in.ClientID, in.Audiences, in.AuthorizationServer
 			if in.ClientSecretFile != "" {
 				c := &gateConfig{introspectionURL: in.URL, introspectionSecretFile: in.ClientSecretFile}
 				if err := readIntrospectionSecret(c, nil); err != nil {

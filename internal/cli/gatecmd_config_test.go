@@ -153,6 +153,39 @@ func TestGateIntrospectionFlags(t *testing.T) {
 			t.Errorf("active token: %d %s", rec.Code, rec.Body)
 		}
 	})
+	t.Run("advertised authorization server", func(t *testing.T) {
+		var seen atomic.Int32
+		up := pingUpstream(t, &seen)
+		is := introspector(t, "gate", "s3cret")
+		g, err := buildTestGate(t, noEnv, "--upstream", up.URL+"/mcp", "--introspection-url", is.URL,
+			"--introspection-client-id", "gate", "--introspection-client-secret-file", secretFile,
+			"--authorization-server", "https://login.example.com/tenant", "--scope", "mcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := ping(t, g.Handler(), "")
+		ch := rec.Header().Get("WWW-Authenticate")
+		if rec.Code != http.StatusUnauthorized || !strings.Contains(ch, `resource_metadata="http://127.0.0.1:8443/.well-known/oauth-protected-resource/mcp"`) {
+			t.Fatalf("no token: %d, challenge %q; want 401 pointing at the metadata", rec.Code, ch)
+		}
+		req := httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource/mcp", nil)
+		req.Host = "127.0.0.1:8443"
+		req.RemoteAddr = "127.0.0.1:40000"
+		mrec := httptest.NewRecorder()
+		g.Handler().ServeHTTP(mrec, req)
+		var md struct {
+			Resource             string   `json:"resource"`
+			AuthorizationServers []string `json:"authorization_servers"`
+			ScopesSupported      []string `json:"scopes_supported"`
+		}
+		if err := json.Unmarshal(mrec.Body.Bytes(), &md); err != nil || mrec.Code != http.StatusOK {
+			t.Fatalf("metadata: %d %s", mrec.Code, mrec.Body)
+		}
+		if md.Resource != "http://127.0.0.1:8443/mcp" || len(md.AuthorizationServers) != 1 || md.AuthorizationServers[0] != "https://login.example.com/tenant" ||
+			len(md.ScopesSupported) != 1 || md.ScopesSupported[0] != "mcp" {
+			t.Errorf("metadata = %+v", md)
+		}
+	})
 	t.Run("wrong secret fails closed", func(t *testing.T) {
 		var seen atomic.Int32
 		up := pingUpstream(t, &seen)
@@ -180,6 +213,8 @@ func TestGateIntrospectionFlags(t *testing.T) {
 		{[]string{"--upstream", up, "--introspection-url", "http://127.0.0.1:9/i", "--introspection-client-id", "g",
 			"--introspection-client-secret-file", empty}, "alone on one line"},
 		{[]string{"--upstream", up, "--introspection-client-id", "g"}, "need --introspection-url"},
+		{[]string{"--upstream", up, "--authorization-server", "https://login.example.com"}, "--authorization-server is for --introspection-url"},
+		{[]string{"--upstream", up, "--introspection-url", "http://127.0.0.1:9/i", "--authorization-server", "http://login.example.com"}, "want https"},
 		{[]string{"--upstream", up, "--introspection-url", "http://127.0.0.1:9/i", "--introspection-client-secret-file", secretFile}, "--introspection-client-id"},
 		{[]string{"--upstream", up, "--introspection-url", "http://auth.example.com/introspect"}, "--introspection-url"},
 		{[]string{"--upstream", up, "--audit", "stdout", "--audit-durability", "eventually"}, "eventually"},

@@ -114,6 +114,9 @@ type IntrospectionFileConfig struct {
 	ClientID         string   `yaml:"client_id"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	Audiences        []string `yaml:"audiences"`
+	// AuthorizationServer is the issuer advertised in the route's RFC 9728
+	// metadata when the route has no jwt section.
+	AuthorizationServer string `yaml:"authorization_server"`
 }
 
 // maxConfigSize bounds a config file.
@@ -322,6 +325,9 @@ func (c *FileConfig) Problems() []string {
 				add("%s: auth.introspection: client_secret_file needs client_id", where)
 			}
 			fileOK(where+".auth.introspection.client_secret_file", in.ClientSecretFile)
+			if in.AuthorizationServer != "" {
+				checkServerURL(add, where+".auth.introspection.authorization_server", in.AuthorizationServer, true)
+			}
 		}
 		if a.APIKeys == "" && !a.MTLS && a.JWT == nil && a.Introspection == nil && !c.AllowUnauthenticated && !IsLoopbackListen(listen) {
 			add("%s: no authentication method on a non-loopback listen address (set allow_unauthenticated: true to accept that)", where)
@@ -332,6 +338,15 @@ func (c *FileConfig) Problems() []string {
 
 // checkServerURL reports a URL that is neither https nor http on a
 // loopback host (the rule the authenticators enforce).
+// CheckServerURL reports a problem with an authorization server URL given
+// as a flag (what names it): it must be absolute and https, or http on
+// loopback. nil when it is fine.
+func CheckServerURL(what, raw string) error {
+	var err error
+	checkServerURL(func(f string, a ...any) { err = fmt.Errorf(f, a...) }, what, raw, true)
+	return err
+}
+
 func checkServerURL(add func(string, ...any), what, raw string, required bool) {
 	if raw == "" {
 		if required {

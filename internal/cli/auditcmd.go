@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/risk"
 )
 
 func auditUsage(w io.Writer) {
@@ -39,6 +40,15 @@ Flags:
   --limit N             print at most N records (default 0: all)
   -o, --output FORMAT   table or jsonl (default table)
 
+Who uses a credential from where:
+  --clients             instead of records, one row per principal and client address:
+                        first and last use, requests, refusals, the address class
+                        (loopback, private, public) and NEW when the principal's first
+                        request from that network (/24, /64) came after --new-since
+                        while it had used the gate from elsewhere before: a credential
+                        used from a new network stands out
+  --new-since TIME      the cutoff for NEW (default 24h; same forms as --since)
+
 A partial last line (a write cut short by a crash) or any other unreadable
 line is skipped with a warning on stderr.
 
@@ -47,6 +57,7 @@ Examples:
   mcpwarden audit --log sqlite:audit.db --decision deny --tool shell
   mcpwarden audit --log sqlite:audit.db --principal key:ci-bot --since 2026-01-02 --until 2026-01-03 -o jsonl
   mcpwarden audit --log jsonl:audit.jsonl --method tools/call --limit 20
+  mcpwarden audit --log sqlite:audit.db --clients --new-since 2h
 
 Exit codes: 0 success (also when nothing matches), 2 bad flags or an
 unreadable log.
@@ -56,7 +67,8 @@ unreadable log.
 func runAudit(ctx context.Context, env *Env, args []string) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var source, format, since, until string
+	var source, format, since, until, newSince string
+	var clients bool
 	var f audit.Filter
 	fs.StringVar(&source, "log", "", "")
 	fs.StringVar(&f.Principal, "principal", "", "")
@@ -66,6 +78,8 @@ func runAudit(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&since, "since", "", "")
 	fs.StringVar(&until, "until", "", "")
 	fs.IntVar(&f.Limit, "limit", 0, "")
+	fs.BoolVar(&clients, "clients", false, "")
+	fs.StringVar(&newSince, "new-since", "", "")
 	fs.StringVar(&format, "o", "table", "")
 	fs.StringVar(&format, "output", "table", "")
 	for _, a := range args {
@@ -100,15 +114,32 @@ func runAudit(ctx context.Context, env *Env, args []string) int {
 	if err == nil && !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		err = fmt.Errorf("--since %s is not before --until %s", since, until)
 	}
+	var cutoff time.Time
+	if err == nil && newSince != "" && !clients {
+		err = errors.New("--new-since needs --clients")
+	}
+	if err == nil && clients {
+		if newSince == "" {
+			newSince = "24h"
+		}
+		cutoff, err = parseAuditTime("--new-since", newSince, now)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "mcpwarden audit: %v\nRun 'mcpwarden audit --help' for usage.\n", err)
 		return ExitError
+	}
+	limit := f.Limit
+	if clients {
+		f.Limit = 0 // the limit counts output rows, not records read
 	}
 	var recs iter.Seq2[*audit.Record, error]
 	if source == "jsonl:-" {
 		recs = audit.ScanJSONL(ctx, env.Stdin, "stdin", f)
 	} else {
 		recs = audit.Query(ctx, source, f)
+	}
+	if clients {
+		return writeClients(ctx, env, recs, cutoff, limit, format)
 	}
 	var out auditWriter
 	if format == "jsonl" {
@@ -220,4 +251,54 @@ func cell(s string) string {
 	}
 	q := strconv.QuoteToGraphic(s)
 	return q[1 : len(q)-1]
+}
+
+// writeClients prints audit.Clients of recs as a table or JSON Lines.
+func writeClients(ctx context.Context, env *Env, recs iter.Seq2[*audit.Record, error], cutoff time.Time, limit int, format string) int {
+	uses, err := audit.Clients(ctx, recs, audit.ClientsOptions{
+		NewSince: cutoff,
+		Warn:     func(err error) { fmt.Fprintf(env.Stderr, "mcpwarden audit: warning: %v\n", err) },
+	})
+	if err != nil {
+		return fail(env, err)
+	}
+	if limit > 0 && len(uses) > limit {
+		uses = uses[:limit]
+	}
+	if format == "jsonl" {
+		enc := json.NewEncoder(env.Stdout)
+		for _, u := range uses {
+			row := struct {
+				audit.ClientUse
+				Class string `json:"class"`
+			}{u, string(risk.ClassOf(u.Client))}
+			if err := enc.Encode(row); err != nil {
+				return fail(env, err)
+			}
+		}
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	if len(uses) == 0 {
+		fmt.Fprintln(tw, "no matching records")
+		return flushOrFail(env, tw)
+	}
+	fmt.Fprintln(tw, "PRINCIPAL\tCLIENT\tNETWORK\tCLASS\tFIRST SEEN\tLAST SEEN\tREQUESTS\tDENIED\tNEW")
+	const ts = "2006-01-02T15:04:05Z"
+	for _, u := range uses {
+		mark := ""
+		if u.NewNetwork {
+			mark = "NEW"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", cell(u.Principal), cell(u.Client), cell(u.Network),
+			risk.ClassOf(u.Client), u.FirstSeen.UTC().Format(ts), u.LastSeen.UTC().Format(ts), u.Requests, u.Denied, mark)
+	}
+	return flushOrFail(env, tw)
+}
+
+func flushOrFail(env *Env, tw *tabwriter.Writer) int {
+	if err := tw.Flush(); err != nil {
+		return fail(env, err)
+	}
+	return ExitOK
 }

@@ -175,6 +175,8 @@ func TestAuditCommandBadInput(t *testing.T) {
 		{[]string{"--log", "jsonl:x", "--since", "1h", "--until", "2h"}, "not before"},
 		{[]string{"--log", "jsonl:x", "extra"}, `"extra"`},
 		{[]string{"--log", "jsonl:x", "--bogus"}, "bogus"},
+		{[]string{"--log", "jsonl:x", "--new-since", "1h"}, "--new-since needs --clients"},
+		{[]string{"--log", "jsonl:x", "--clients", "--new-since", "soon"}, `"soon"`},
 		{[]string{"--log", "jsonl:" + filepath.Join(dir, "missing.jsonl")}, "missing.jsonl"},
 		{[]string{"--log", "sqlite:" + filepath.Join(dir, "missing.db")}, "missing.db"},
 	}
@@ -200,5 +202,75 @@ func TestAuditCommandHelp(t *testing.T) {
 		if !strings.Contains(out, flag) {
 			t.Errorf("help does not explain %s", flag)
 		}
+	}
+}
+
+// TestAuditCommandClients: --clients over both log kinds groups by
+// principal and client address, counts refusals, classes the address and
+// marks a network first used after --new-since as NEW.
+func TestAuditCommandClients(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	rows := []struct {
+		ago       time.Duration
+		principal string
+		client    string
+		decision  string
+	}{
+		{72 * time.Hour, "key:ci", "10.0.0.5", "allow"},
+		{71 * time.Hour, "key:ci", "10.0.0.5", "deny"},
+		{2 * time.Hour, "key:ci", "203.0.113.7", "allow"},
+		{1 * time.Hour, "key:ci", "127.0.0.1", "allow"},
+		{30 * time.Minute, "oauth:eve", "198.51.100.1", "allow"},
+	}
+	for _, spec := range []string{"jsonl:" + filepath.Join(dir, "c.jsonl"), "sqlite:" + filepath.Join(dir, "c.db")} {
+		s, err := audit.OpenWith(spec, &audit.Options{Durability: audit.DurabilitySync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if err := s.Write(context.Background(), &audit.Record{Time: now.Add(-r.ago), RequestID: fmt.Sprint(i), Principal: r.principal,
+				ClientAddr: r.client, Method: "tools/call", Name: "echo", Decision: r.decision}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(spec[:strings.Index(spec, ":")], func(t *testing.T) {
+			code, out, errs := runAuditCmd("", "--log", spec, "--clients", "--new-since", "24h", "-o", "jsonl")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			type row struct {
+				Principal, Client, Network, Class string
+				Requests, Denied                  int
+				New                               bool `json:"new_network"`
+			}
+			var got []row
+			dec := json.NewDecoder(strings.NewReader(out))
+			for dec.More() {
+				var r row
+				if err := dec.Decode(&r); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r)
+			}
+			want := []row{
+				{"key:ci", "10.0.0.5", "10.0.0.0/24", "private", 2, 1, false},
+				{"key:ci", "203.0.113.7", "203.0.113.0/24", "public", 1, 0, true},
+				{"key:ci", "127.0.0.1", "127.0.0.0/24", "loopback", 1, 0, true},
+				{"oauth:eve", "198.51.100.1", "198.51.100.0/24", "public", 1, 0, false},
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("rows\n%+v\nwant\n%+v", got, want)
+			}
+
+			code, out, _ = runAuditCmd("", "--log", spec, "--clients", "--principal", "key:ci", "--limit", "2")
+			if code != ExitOK || !strings.Contains(out, "PRINCIPAL") || strings.Count(out, "key:ci") != 2 ||
+				strings.Count(out, "NEW") != 2 || strings.Contains(out, "eve") {
+				t.Errorf("table (exit %d):\n%s", code, out)
+			}
+		})
 	}
 }

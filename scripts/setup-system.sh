@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, from Debian, when missing:
 # Node.js and npm (the official TypeScript MCP servers and the MCP
-# Inspector run under node) and redis-server (the shared rate limiter's
-# tests start their own server on a Unix socket). Needs root to install;
+# Inspector run under node), redis-server (the shared rate limiter's
+# tests start their own server on a Unix socket) and PostgreSQL (the watch
+# store's tests start their own server). Needs root to install;
 # without root it only says what is missing.
 set -euo pipefail
 
@@ -10,6 +11,11 @@ missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# PostgreSQL: the watch store's tests start a private server (initdb + pg_ctl
+# on a Unix socket, no TCP); Debian keeps the binaries off PATH.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -46,6 +46,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"scan", "find MCP endpoints on hosts, networks and URLs and tell which anyone can use", runScan},
+		{"exposure", "what Shodan and Censys list of your own ranges and domains, classified and verified", runExposure},
+		{"host", "audit this machine: MCP servers listening beyond loopback, client configs trusting open servers", runHost},
 		{"report", "re-render a saved scan (JSON Lines) in another format, offline", runReport},
 		{"gate", "an authenticating gateway in front of an MCP server (HTTP upstream or stdio command)", runGate},
 		{"audit", "query the gate's audit trail (JSON Lines or SQLite)", runAudit},

@@ -24,6 +24,10 @@ const (
 	StatusClosed  Status = "closed"  // connection refused or unreachable
 	StatusTimeout Status = "timeout" // connected or tried, no answer in time
 	StatusError   Status = "error"   // protocol or I/O error that is neither of the above
+	// StatusNotProbed marks a record of `mcpwarden host` that was judged
+	// without a probe: a client configuration entry, or a listener bound
+	// to a non-loopback address (probes stay on loopback).
+	StatusNotProbed Status = "static"
 )
 
 // Transports reported in MCP.Transport.
@@ -76,9 +80,87 @@ type Endpoint struct {
 	// Inspector is set when the service is the MCP Inspector's UI or proxy.
 	Inspector *InspectorInfo `json:"inspector,omitempty"`
 
+	// Listen, Process and Config are set by `mcpwarden host`: the
+	// listening socket the record is about and its owning process, or the
+	// client configuration entry it comes from.
+	Listen  *ListenInfo  `json:"listen,omitempty"`
+	Process *ProcessInfo `json:"process,omitempty"`
+	Config  *ConfigInfo  `json:"config,omitempty"`
+	// Exposure is set by `mcpwarden exposure`: what internet scanning
+	// indexes recorded about the service and what mcpwarden sees now.
+	Exposure *ExposureInfo `json:"exposure,omitempty"`
+
 	Findings  []finding.Finding `json:"findings"`
 	ScannedAt time.Time         `json:"scanned_at"`
 	ElapsedMS int64             `json:"elapsed_ms"`
+}
+
+// ListenInfo is a listening TCP socket of this machine.
+type ListenInfo struct {
+	// Address is the bound address: "0.0.0.0" and "::" mean every
+	// interface; IPv4-mapped IPv6 addresses are given as IPv4.
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	// ProbedAt is the loopback address the listener was probed through
+	// (127.0.0.1 for 0.0.0.0, ::1 for ::); empty when it was not probed.
+	ProbedAt string `json:"probed_at,omitempty"`
+}
+
+// ProcessInfo is the process that owns a listening socket.
+type ProcessInfo struct {
+	// PID is 0 and Note says why when the owner is not visible.
+	PID     int    `json:"pid,omitempty"`
+	User    string `json:"user,omitempty"`
+	Command string `json:"command,omitempty"`
+	Exe     string `json:"exe,omitempty"`
+	// Container is "<runtime>:<id12>" when the process runs in a container.
+	Container string `json:"container,omitempty"`
+	// MCPServer is what the command line was recognised as (a package,
+	// module or program name), when it names an MCP server.
+	MCPServer string `json:"mcp_server,omitempty"`
+	// Note says what could not be seen ("owner not visible without root").
+	Note string `json:"note,omitempty"`
+}
+
+// ConfigInfo is the MCP client configuration entry a record comes from.
+type ConfigInfo struct {
+	// Client is the client the file belongs to ("claude-desktop",
+	// "claude-code", "cursor", "vscode", "windsurf", "gemini-cli", "zed",
+	// "continue", "custom").
+	Client string `json:"client"`
+	Path   string `json:"path"`
+	// ServerName is the entry's name in the file; empty for a record about
+	// the whole file (one that could not be parsed).
+	ServerName string `json:"server_name,omitempty"`
+	// Transport is "stdio", "http", "sse" or "" when the entry does not say.
+	Transport string `json:"transport,omitempty"`
+	// Project is the project directory of a per-project entry.
+	Project string `json:"project,omitempty"`
+}
+
+// ExposureInfo is what internet scanning indexes (Shodan, Censys) hold
+// about one service of the operator's own targets.
+type ExposureInfo struct {
+	// Sources are the indexes that list the service ("censys", "shodan").
+	Sources []string `json:"sources"`
+	// FirstSeen and LastSeen bound the index observations; LastSeenMCP is
+	// the latest one whose banner looked like MCP.
+	FirstSeen   time.Time `json:"first_seen,omitzero"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+	LastSeenMCP time.Time `json:"last_seen_mcp,omitzero"`
+	// Class is the banner's classification: "likely-mcp", "possibly-mcp"
+	// or "not-mcp"; Signals are the MCP signals found in it.
+	Class   string   `json:"class"`
+	Signals []string `json:"signals,omitempty"`
+	// IndexSaw says in one line what the index recorded.
+	IndexSaw string `json:"index_saw,omitempty"`
+	// Hostnames are the names the index ties to the address.
+	Hostnames []string `json:"hostnames,omitempty"`
+	// MatchedBy is the operator's target the service falls in.
+	MatchedBy string `json:"matched_by"`
+	// Now is what mcpwarden sees now: "open", "protected", "not-mcp",
+	// "gone", or "" when not verified.
+	Now string `json:"now,omitempty"`
 }
 
 // HTTPInfo is what the first meaningful HTTP answer said.

@@ -46,6 +46,22 @@ const (
 	PKCEMissing           = "MCPW-022"
 	TokenEndpointPlain    = "MCPW-023"
 	SensitiveResources    = "MCPW-024"
+
+	// Rules of `mcpwarden host`: this machine's listeners and client configs.
+	ListenerExposed        = "MCPW-025"
+	ListenerMCPUnconfirmed = "MCPW-026"
+	ListenerOwnerHidden    = "MCPW-027"
+	ConfigPlaintextRemote  = "MCPW-028"
+	ConfigRemoteNoAuth     = "MCPW-029"
+	ConfigInlineSecret     = "MCPW-030"
+	ConfigStdioExposed     = "MCPW-031"
+)
+
+// Rules of `mcpwarden exposure`: what internet scanning indexes hold.
+const (
+	IndexedStillOpen  = "MCPW-040"
+	IndexedNowClosed  = "MCPW-041"
+	IndexedUnverified = "MCPW-042"
 )
 
 var catalogue = []Rule{
@@ -228,6 +244,96 @@ var catalogue = []Rule{
 		Why: "The server advertises resources that look like secrets or system files (.env, SSH keys, cloud " +
 			"credentials, /etc/passwd, whole file systems); anyone who connects can read them with resources/read.",
 		Fix: "Stop exposing these resources, or require authentication (bind to loopback, or mcpwarden gate).",
+	},
+	{
+		ID: ListenerExposed, Severity: finding.Critical,
+		Title: "MCP server on this machine listens beyond loopback without authentication",
+		Why: "A process on this machine listens on every interface (0.0.0.0 or ::) or on a network address, and " +
+			"completed the MCP handshake without credentials when probed through loopback. Anyone who can reach " +
+			"one of the machine's addresses can list and call its tools as the process's user. Critical when the " +
+			"machine has a public address, high otherwise.",
+		Fix: "Bind the server to 127.0.0.1 (the finding names the flag or environment variable for well-known " +
+			"servers and the process to restart), or, if other machines need it, put mcpwarden gate in front and " +
+			"firewall the server's own port.",
+	},
+	{
+		ID: ListenerMCPUnconfirmed, Severity: finding.Medium,
+		Title: "Process that runs an MCP server listens beyond loopback",
+		Why: "The command line of the process names an MCP server package or SDK and its socket is bound to every " +
+			"interface or to a network address, but no unauthenticated MCP handshake was seen: the server was busy, " +
+			"protected, on a path the probe does not try, or not probed because probes stay on loopback. If it is " +
+			"open, anyone who can reach the machine can use it.",
+		Fix: "Check the server's authentication; bind it to 127.0.0.1 (the finding names the option for well-known " +
+			"servers) or put mcpwarden gate in front of it.",
+	},
+	{
+		ID: ListenerOwnerHidden, Severity: finding.Info,
+		Title: "Listening socket whose owner is not visible",
+		Why: "Without root, the process that owns another user's socket cannot be seen, so a listener on every " +
+			"interface may be an MCP server nobody knows about; the audit reports it rather than skip it.",
+		Fix: "Run mcpwarden host as root (sudo mcpwarden host) to name the process, or check it with the " +
+			"machine's administrator.",
+	},
+	{
+		ID: ConfigPlaintextRemote, Severity: finding.Medium,
+		Title: "MCP client configured with a remote server over plaintext HTTP",
+		Why: "The client sends every request, tool argument and result, and any credential the configuration holds, " +
+			"unencrypted to a host that is not this machine; anyone on the path can read or change them.",
+		Fix: "Use an https:// URL for the server (terminate TLS at the server or at a gateway such as mcpwarden gate).",
+	},
+	{
+		ID: ConfigRemoteNoAuth, Severity: finding.Low,
+		Title: "MCP client configured with a remote server and no credentials",
+		Why: "The configuration of a remote server holds no Authorization header, other header or OAuth setting. " +
+			"Unless the client negotiates OAuth with the server on its own, the server answers without " +
+			"authentication, so anyone who can reach it can use it too and the client cannot tell it from an impostor.",
+		Fix: "Require authentication on the server (OAuth 2.1 as the MCP authorization specification describes, or " +
+			"mcpwarden gate in front) and configure the client with it; --probe-remotes checks the server itself.",
+	},
+	{
+		ID: ConfigInlineSecret, Severity: finding.Medium,
+		Title: "Secret written inline in an MCP client configuration",
+		Why: "A token, key or password is stored in clear text in the client's configuration file, where backups, " +
+			"dotfile repositories, screen shares and other programs running as the user can read it.",
+		Fix: "Move the secret to the client's secret input or to an environment variable the configuration refers " +
+			"to (${env:NAME}, ${input:id}, ${NAME} depending on the client), and rotate the exposed value.",
+	},
+	{
+		ID: ConfigStdioExposed, Severity: finding.High,
+		Title: "MCP client starts a local server that listens beyond loopback",
+		Why: "The configured command starts a server bound to every interface (0.0.0.0, ::) or a network address, " +
+			"or publishes a container port on all interfaces: while the client runs, anyone who can reach the " +
+			"machine can connect to that server.",
+		Fix: "Bind the server to 127.0.0.1 (--host 127.0.0.1, HOST=127.0.0.1, docker -p 127.0.0.1:PORT:PORT), or " +
+			"use the stdio transport, which opens no port.",
+	},
+	{
+		ID: IndexedStillOpen, Severity: finding.Critical,
+		Title: "MCP server listed in an internet scanning index and still open",
+		Why: "Shodan, Censys and similar indexes are where attackers look for targets first: this server is " +
+			"listed there, and mcpwarden just completed an MCP handshake with it without any credential. Anyone " +
+			"who searches the index can find it and use its tools now.",
+		Fix: "Close it today: bind the server to 127.0.0.1 or firewall the port, or put an authenticating " +
+			"gateway (mcpwarden gate) in front of it. Then review the server's logs for use by strangers since " +
+			"the index first saw it, and rotate any credential its tools can reach.",
+	},
+	{
+		ID: IndexedNowClosed, Severity: finding.Info,
+		Title: "MCP server listed in an internet scanning index, now protected or gone",
+		Why: "An index recorded an MCP server here (the evidence gives the date it was last seen); mcpwarden " +
+			"now finds it protected, not MCP or not answering. While it was open, anyone reading the index " +
+			"could have used it.",
+		Fix: "Check the server's logs for the period it was open and rotate any credential its tools could reach; " +
+			"the index entry ages out on its own once crawlers see the change.",
+	},
+	{
+		ID: IndexedUnverified, Severity: finding.Medium,
+		Title: "Internet scanning index lists an MCP server here (not verified)",
+		Why: "An index's banner for this service carries MCP signals (an initialize result, an Mcp-Session-Id " +
+			"header, an SSE endpoint event, an MCP authorization challenge or path). It was not checked now, so " +
+			"it may still be open to anyone who searches the index. Medium for likely MCP, low for possibly MCP.",
+		Fix: "Run mcpwarden exposure with --verify (or mcpwarden scan on the address) to see what is true now, " +
+			"and close the server if it still answers without credentials.",
 	},
 }
 

@@ -2,8 +2,8 @@
 # Installs the system packages the tests use, from Debian, when missing:
 # Node.js and npm (the official TypeScript MCP servers and the MCP
 # Inspector run under node), redis-server (the shared rate limiter's
-# tests start their own server on a Unix socket) and PostgreSQL (the watch
-# store's tests start their own server). Needs root to install;
+# tests start their own server on a Unix socket), PostgreSQL (the watch
+# store's tests start their own server) and Chromium (the dashboard's tests). Needs root to install;
 # without root it only says what is missing.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Chromium: the watch dashboard's browser tests drive Debian's headless
+# Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # PostgreSQL: the watch store's tests start a private server (initdb + pg_ctl
 # on a Unix socket, no TCP); Debian keeps the binaries off PATH.
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -237,8 +237,8 @@ func TestGateIntrospectionFlags(t *testing.T) {
 func TestGateAuditDurability(t *testing.T) {
 	cfg := &gateConfig{}
 	gateFlags(cfg)
-	if cfg.auditDurability != "sync" {
-		t.Fatalf("default --audit-durability %q, want sync", cfg.auditDurability)
+	if cfg.auditDurability != "batch" {
+		t.Fatalf("default --audit-durability %q, want batch", cfg.auditDurability)
 	}
 	for _, d := range []string{"", "sync", "batch"} {
 		t.Run("durability="+d, func(t *testing.T) {

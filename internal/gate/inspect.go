@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"unicode"
@@ -85,10 +84,12 @@ func Inspect(body []byte) (calls []Call, batch bool, err error) {
 	if !utf8.Valid(body) {
 		return nil, false, fmt.Errorf("%w: body is not valid UTF-8", ErrParse)
 	}
-	if !json.Valid(body) {
-		return nil, false, fmt.Errorf("%w: not a single valid JSON value", ErrParse)
-	}
-	if err := checkJSON(body); err != nil {
+	if err := scanJSON(body); err != nil {
+		if !errors.Is(err, ErrParse) && !json.Valid(body) {
+			// A message both invalid and malformed is a parse error,
+			// whichever problem comes first.
+			return nil, false, fmt.Errorf("%w: not a single valid JSON value", ErrParse)
+		}
 		return nil, false, err
 	}
 	if body[0] == '[' {
@@ -113,73 +114,6 @@ func Inspect(body []byte) (calls []Call, batch bool, err error) {
 		return nil, false, err
 	}
 	return []Call{c}, false, nil
-}
-
-// checkJSON verifies that b is exactly one JSON value, with no duplicate
-// object keys and nesting at most maxDepth.
-func checkJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	type frame struct {
-		obj     bool
-		keys    keySet
-		wantKey bool
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrParse, err)
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.wantKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			// Keys are compared case-folded: Go's encoding/json (and so a
-			// Go upstream) matches member names case-insensitively with
-			// Unicode simple folding, so "Name" and "name", or "params"
-			// and "paramſ" (long s), in one object could be read
-			// differently by the gate and by the upstream.
-			k, _ := tok.(string)
-			k = foldKey(k)
-			if !top.keys.add(k) {
-				return fmt.Errorf("%w: duplicate key %q", ErrInvalidRequest, k)
-			}
-			top.wantKey = false
-			continue
-		}
-		switch d := tok.(type) {
-		case json.Delim:
-			switch d {
-			case '{', '[':
-				if len(stack) >= maxDepth {
-					return fmt.Errorf("%w: nested deeper than %d", ErrInvalidRequest, maxDepth)
-				}
-				if top != nil && top.obj {
-					top.wantKey = true
-				}
-				stack = append(stack, frame{obj: d == '{', wantKey: d == '{'})
-				continue
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-			}
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj {
-			stack[len(stack)-1].wantKey = true
-		}
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: data after the JSON value", ErrParse)
-	}
-	return nil
 }
 
 // keySet holds the (folded) member names seen in one object: a slice

@@ -93,9 +93,9 @@ func Inspect(body []byte) (calls []Call, batch bool, err error) {
 		return nil, false, err
 	}
 	if body[0] == '[' {
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, false, fmt.Errorf("%w: %v", ErrParse, err)
+		raws, ok := arrayElements(body)
+		if !ok {
+			return nil, false, fmt.Errorf("%w: not an array", ErrParse)
 		}
 		if len(raws) == 0 {
 			return nil, true, fmt.Errorf("%w: empty batch", ErrInvalidRequest)
@@ -156,12 +156,11 @@ func (s *keySet) add(k string) bool {
 
 // inspectOne reads one message with exact member names.
 func inspectOne(raw json.RawMessage) (Call, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	m, ok := objectMembers(raw)
+	if !ok {
 		return Call{}, fmt.Errorf("%w: a message must be a JSON object", ErrInvalidRequest)
 	}
-	var version string
-	if err := json.Unmarshal(m["jsonrpc"], &version); err != nil || version != "2.0" {
+	if version, ok := decodeString(m["jsonrpc"]); !ok || version != "2.0" {
 		return Call{}, fmt.Errorf(`%w: "jsonrpc" must be "2.0"`, ErrInvalidRequest)
 	}
 	var c Call
@@ -184,7 +183,7 @@ func inspectOne(raw json.RawMessage) (Call, error) {
 		}
 		return c, nil // a response to a server request
 	}
-	if err := json.Unmarshal(rawMethod, &c.Method); err != nil || c.Method == "" {
+	if c.Method, ok = decodeString(rawMethod); !ok || c.Method == "" {
 		return Call{}, fmt.Errorf("%w: method must be a non-empty string", ErrInvalidRequest)
 	}
 	params := m["params"]
@@ -193,8 +192,8 @@ func inspectOne(raw json.RawMessage) (Call, error) {
 	}
 	var p map[string]json.RawMessage
 	if len(params) > 0 && params[0] == '{' {
-		if err := json.Unmarshal(params, &p); err != nil {
-			return Call{}, fmt.Errorf("%w: params: %v", ErrInvalidRequest, err)
+		if p, ok = objectMembers(params); !ok {
+			return Call{}, fmt.Errorf("%w: params: not an object", ErrInvalidRequest)
 		}
 	}
 	str := func(obj map[string]json.RawMessage, key string) (string, error) {
@@ -202,8 +201,8 @@ func inspectOne(raw json.RawMessage) (Call, error) {
 		if !ok {
 			return "", fmt.Errorf("%w: %s needs params.%s", ErrInvalidRequest, c.Method, key)
 		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, ok := decodeString(v)
+		if !ok {
 			return "", fmt.Errorf("%w: %s: params.%s must be a string", ErrInvalidRequest, c.Method, key)
 		}
 		return s, nil
@@ -222,8 +221,8 @@ func inspectOne(raw json.RawMessage) (Call, error) {
 		c.Kind = KindResource
 		c.Name, err = str(p, "uri")
 	case "completion/complete":
-		var ref map[string]json.RawMessage
-		if e := json.Unmarshal(p["ref"], &ref); e != nil || ref == nil {
+		ref, ok := objectMembers(p["ref"])
+		if !ok {
 			return Call{}, fmt.Errorf("%w: completion/complete needs params.ref", ErrInvalidRequest)
 		}
 		typ, _ := str(ref, "type")

@@ -290,3 +290,120 @@ func memberName(raw []byte, escaped bool) (string, error) {
 	}
 	return foldKey(k), nil
 }
+
+// noDepth starts a scan whose nesting is not limited again (the input
+// passed scanJSON already).
+const noDepth = -1 << 30
+
+// objectMembers splits an object that scanJSON accepted into its members,
+// keyed by their decoded names (exactly, not folded), each value as its
+// raw text. It reports false when raw is not an object. It does not
+// validate again: that is what makes it cheaper than json.Unmarshal.
+func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
+	s := jsonScanner{b: raw}
+	s.space()
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return nil, false
+	}
+	s.i++
+	m := make(map[string]json.RawMessage, 8)
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		return m, true
+	}
+	for {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return nil, false
+		}
+		start := s.i
+		_, _, err := s.str()
+		if err != nil {
+			return nil, false
+		}
+		name, ok := decodeString(s.b[start:s.i])
+		if !ok {
+			return nil, false
+		}
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return nil, false
+		}
+		s.i++
+		s.space()
+		vstart := s.i
+		if s.value(noDepth) != nil {
+			return nil, false
+		}
+		m[name] = raw[vstart:s.i]
+		s.space()
+		if s.i >= len(s.b) {
+			return nil, false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// arrayElements splits an array that scanJSON accepted into the raw text
+// of its elements; false when raw is not an array.
+func arrayElements(raw []byte) ([]json.RawMessage, bool) {
+	s := jsonScanner{b: raw}
+	s.space()
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		return nil, false
+	}
+	s.i++
+	var out []json.RawMessage
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		return out, true
+	}
+	for {
+		s.space()
+		start := s.i
+		if s.value(noDepth) != nil {
+			return nil, false
+		}
+		out = append(out, raw[start:s.i])
+		s.space()
+		if s.i >= len(s.b) {
+			return nil, false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// decodeString decodes a JSON string literal (quotes included) that
+// scanJSON accepted; false when v is not a string. Without escapes the
+// bytes are taken as they are; with them, encoding/json decodes it (so
+// invalid surrogates become U+FFFD exactly as an upstream would see them).
+func decodeString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return "", false
+			}
+			return s, true
+		}
+	}
+	return string(inner), true
+}

@@ -394,7 +394,7 @@ func TestGateConfigFile(t *testing.T) {
 	upA, upB := pingUpstream(t, &seenA), pingUpstream(t, &seenB)
 	conf := filepath.Join(dir, "gate.yaml")
 	os.WriteFile(conf, []byte(`listen: 127.0.0.1:7001
-audit: {sink: "jsonl:`+filepath.Join(dir, "audit.jsonl")+`"}
+audit: {sink: "jsonl:`+filepath.Join(dir, "audit.jsonl")+`", durability: sync}
 routes:
   - path: /a
     upstream: `+upA.URL+`/mcp

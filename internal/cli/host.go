@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -38,6 +39,10 @@ type hostConfig struct {
 	requestTO    time.Duration
 	serviceTO    time.Duration
 	verbose      bool
+	connections  bool
+	gated        listFlag
+	// gatedAddrs are the parsed --gated values.
+	gatedAddrs []netip.AddrPort
 }
 
 func hostFlags(cfg *hostConfig) *flag.FlagSet {
@@ -62,6 +67,8 @@ func hostFlags(cfg *hostConfig) *flag.FlagSet {
 	fs.Var(durationFlag{&cfg.serviceTO}, "service-timeout", "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "")
+	fs.BoolVar(&cfg.connections, "connections", false, "")
+	fs.Var(&cfg.gated, "gated", "")
 	return fs
 }
 
@@ -99,6 +106,18 @@ Flags:
   --project DIR         per-project configurations of DIR (default: the working directory)
   --probe-remotes       also scan the remote server URLs the configurations name (this
                         sends traffic to those servers)
+  --connections         list the established inbound TCP connections of every MCP
+                        listener (peer, its address class, and for peers on this
+                        machine the process on the other end) and report peers that
+                        should not be there: a public peer of a server without
+                        authentication, a network peer of a server meant to be local
+                        only, and any peer but the gate of a server a gate fronts
+  --gated ADDR:PORT     a listener that a mcpwarden gate fronts, so only the gate may
+                        connect to it (repeatable; implies --connections). Running
+                        gates are found by themselves from their --upstream and
+                        --config; an upstream set through MCPW_GATE_* variables or
+                        given as a host name is not seen (another process's
+                        environment is not readable) and must be declared here
   --connect-timeout D   TCP connect (default 2s)
   --timeout D           one request (default 5s)
   --service-timeout D   all work on one listener (default 20s)
@@ -108,6 +127,7 @@ Examples:
   mcpwarden host
   sudo mcpwarden host --all-users -o markdown --output-file host-audit.md
   mcpwarden host --no-listeners --config ./team-mcp.json
+  sudo mcpwarden host --connections --gated 127.0.0.1:3000
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or runtime error.
 `)
@@ -143,6 +163,20 @@ func runHost(ctx context.Context, env *Env, args []string) int {
 func planHost(cfg *hostConfig, env *Env) (host.Options, report.Format, finding.Severity, error) {
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	if len(cfg.gated.vals) > 0 {
+		cfg.connections = true
+	}
+	if cfg.connections && cfg.noListeners {
+		bad("--connections (or --gated) needs the listeners: drop --no-listeners")
+	}
+	for _, g := range cfg.gated.vals {
+		ap, err := host.ParseGated(g)
+		if err != nil {
+			bad("--gated: %v", err)
+			continue
+		}
+		cfg.gatedAddrs = append(cfg.gatedAddrs, ap)
+	}
 	opts := host.Options{
 		NoListeners: cfg.noListeners, NoConfigs: cfg.noConfigs, AllUsers: cfg.allUsers,
 		Configs: cfg.configs.vals, ProbeRemotes: cfg.probeRemotes, Home: cfg.home, Project: cfg.project,
@@ -232,8 +266,31 @@ func executeHost(ctx context.Context, env *Env, cfg *hostConfig, opts host.Optio
 	if err != nil {
 		return fail(env, err)
 	}
+	// Connections are sampled before the audit probes the listeners, so
+	// that its own probes are not among them.
+	var sample *host.ConnSample
+	if cfg.connections {
+		var err error
+		sample, err = host.SampleConnections(ctx, host.ConnOptions{Gated: cfg.gatedAddrs})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fail(env, err)
+			}
+			fmt.Fprintf(env.Stderr, "mcpwarden host: warning: connections: %v\n", err)
+		} else {
+			for _, warn := range sample.Warnings {
+				fmt.Fprintf(env.Stderr, "mcpwarden host: warning: %s\n", warn)
+			}
+		}
+	}
+	var connFindings []finding.Finding
 	worst := finding.Severity(-1)
 	res, runErr := host.Audit(ctx, opts, func(ep *result.Endpoint) error {
+		if sample != nil && ep.Listen != nil {
+			if a, err := netip.ParseAddr(ep.Listen.Address); err == nil {
+				connFindings = append(connFindings, host.JudgeConnections(ep, sample.For(netip.AddrPortFrom(a, uint16(ep.Listen.Port))))...)
+			}
+		}
 		if s, ok := finding.Max(ep.Findings); ok && s > worst {
 			worst = s
 		}
@@ -242,6 +299,10 @@ func executeHost(ctx context.Context, env *Env, cfg *hostConfig, opts host.Optio
 	var sum *result.Summary
 	if res != nil {
 		sum = res.Summary
+		// The audit counted each record before it was handed over here.
+		for _, f := range connFindings {
+			sum.Findings[f.Severity.String()]++
+		}
 		for _, warn := range res.Warnings {
 			fmt.Fprintf(env.Stderr, "mcpwarden host: warning: %s\n", warn)
 		}

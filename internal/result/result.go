@@ -104,6 +104,37 @@ type ListenInfo struct {
 	// ProbedAt is the loopback address the listener was probed through
 	// (127.0.0.1 for 0.0.0.0, ::1 for ::); empty when it was not probed.
 	ProbedAt string `json:"probed_at,omitempty"`
+	// Gated is true when a `mcpwarden gate` fronts the listener (found
+	// from the running gates or declared with --gated): only the gate
+	// should reach it. Set by `mcpwarden host --connections`.
+	Gated bool `json:"gated,omitempty"`
+	// Connections are the established inbound TCP connections to the
+	// listener when the audit ran (`mcpwarden host --connections`, MCP
+	// listeners only); absent otherwise or when there are none.
+	Connections []ConnectionInfo `json:"connections,omitempty"`
+}
+
+// ConnectionInfo is one established inbound TCP connection to a listener.
+type ConnectionInfo struct {
+	// PeerAddress and PeerPort are the other end; IPv4-mapped IPv6
+	// addresses are given as IPv4.
+	PeerAddress string `json:"peer_address"`
+	PeerPort    int    `json:"peer_port"`
+	// PeerClass is "loopback", "private" (RFC 1918), "cgnat",
+	// "link-local", "unique-local" (fc00::/7), "multicast",
+	// "unspecified" or "public".
+	PeerClass string `json:"peer_class"`
+	// LocalAddress and LocalPort are this machine's end (the address the
+	// peer connected to).
+	LocalAddress string `json:"local_address"`
+	LocalPort    int    `json:"local_port"`
+	// OnHost is true when the peer is this machine (loopback or one of
+	// its addresses); Process is then the process on the other end, or
+	// says why it is not visible.
+	OnHost  bool         `json:"on_host,omitempty"`
+	Process *ProcessInfo `json:"process,omitempty"`
+	// Gate is true when the peer process is a running `mcpwarden gate`.
+	Gate bool `json:"gate,omitempty"`
 }
 
 // ProcessInfo is the process that owns a listening socket.

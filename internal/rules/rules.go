@@ -55,6 +55,11 @@ const (
 	ConfigRemoteNoAuth     = "MCPW-029"
 	ConfigInlineSecret     = "MCPW-030"
 	ConfigStdioExposed     = "MCPW-031"
+
+	// Rules of `mcpwarden host --connections`: who is connected.
+	InboundPublicOpen     = "MCPW-032"
+	InboundLocalOnlyBreak = "MCPW-033"
+	GateBypassed          = "MCPW-034"
 )
 
 // Rules of `mcpwarden exposure`: what internet scanning indexes hold.
@@ -306,6 +311,38 @@ var catalogue = []Rule{
 			"machine can connect to that server.",
 		Fix: "Bind the server to 127.0.0.1 (--host 127.0.0.1, HOST=127.0.0.1, docker -p 127.0.0.1:PORT:PORT), or " +
 			"use the stdio transport, which opens no port.",
+	},
+	{
+		ID: InboundPublicOpen, Severity: finding.Critical,
+		Title: "Connection from a public address to an MCP server without authentication",
+		Why: "An established TCP connection comes from an internet address to an MCP server that completed the " +
+			"handshake without any credential. Someone outside your networks is connected right now and can list " +
+			"and call every tool with the server's privileges; nothing records who they are.",
+		Fix: "Stop the exposure first: bind the server to 127.0.0.1 (or a private interface) or drop the port in the " +
+			"firewall (nft/iptables rule accepting only trusted sources), then put mcpwarden gate in front so every " +
+			"call is authenticated. Treat the peer as an intruder: check the server's logs and rotate any credential " +
+			"its tools can reach.",
+	},
+	{
+		ID: InboundLocalOnlyBreak, Severity: finding.High,
+		Title: "Connection from the network to an MCP server meant to be local only",
+		Why: "The server is bound to loopback, so only processes of this machine should reach it, yet a peer with a " +
+			"non-loopback address is connected. Something forwards traffic to it: a DNAT or port-forward rule with " +
+			"route_localnet (the kube-proxy CVE-2020-8558 pattern), an SSH or socat tunnel, or a proxy that does not " +
+			"authenticate. Local MCP servers usually trust their callers completely.",
+		Fix: "Find and remove the forwarding (iptables -t nat -S, sysctl net.ipv4.conf.*.route_localnet, ssh -R/-L, " +
+			"socat), or replace it with mcpwarden gate so that remote callers authenticate.",
+	},
+	{
+		ID: GateBypassed, Severity: finding.High,
+		Title: "MCP server fronted by mcpwarden gate reached without the gate",
+		Why: "The listener is the upstream of a mcpwarden gate (found from the running gate's --upstream or --config, " +
+			"or declared with --gated), so the gate should be its only client. Another peer is connected to it " +
+			"directly: its calls skip the gate's authentication, policy, rate limits and audit trail. Critical when " +
+			"the peer is another machine, high when it is a local process.",
+		Fix: "Bind the upstream to 127.0.0.1 (or a private interface only the gate can reach) and firewall its port " +
+			"so that only the gate's address or user can connect (e.g. nft/iptables accepting the port from the " +
+			"gate only, or -m owner --uid-owner for the gate's user on loopback); then point clients at the gate.",
 	},
 	{
 		ID: IndexedStillOpen, Severity: finding.Critical,

@@ -51,6 +51,7 @@ func commands() []command {
 		{"report", "re-render a saved scan (JSON Lines) in another format, offline", runReport},
 		{"gate", "an authenticating gateway in front of an MCP server (HTTP upstream or stdio command)", runGate},
 		{"audit", "query the gate's audit trail (JSON Lines or SQLite)", runAudit},
+		{"watch", "scan on a schedule, keep history, alert on changes (new servers, dropped auth, rug pulls)", runWatch},
 		{"rules", "list the rules catalogue: ids, severities, why and how to fix", runRules},
 		{"demo", "start a lab of MCP servers on loopback, scan it, print the report, stop it", runDemo},
 		{"version", "print the version", func(_ context.Context, env *Env, _ []string) int {

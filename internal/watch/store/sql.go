@@ -737,6 +737,9 @@ func (s *sqlStore) Prune(ctx context.Context, r Retention) (PruneStats, error) {
 			if err := exec(&st.Events, `DELETE FROM events WHERE time < ?`, now.Add(-r.Events).UnixNano()); err != nil {
 				return err
 			}
+			if err := exec(&st.Alerts, `DELETE FROM alerts WHERE status <> ? AND created < ?`, AlertPending, now.Add(-r.Events).UnixNano()); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

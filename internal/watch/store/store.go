@@ -122,6 +122,9 @@ type PruneStats struct {
 	Runs         int64 `json:"runs"`
 	ToolDefs     int64 `json:"tool_defs"`
 	Events       int64 `json:"events"`
+	// Alerts counts delivered and failed alerts older than the event
+	// retention; pending alerts are never pruned.
+	Alerts int64 `json:"alerts"`
 }
 
 // Options tunes Open. Nil means the defaults.

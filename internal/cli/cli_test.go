@@ -61,6 +61,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "--paths", "mcp", "127.0.0.1"}, `"mcp"`},
 		{[]string{"scan", "-iL", "-", "-iL", "-"}, "stdin given twice"},
 		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"demo", "--port", "70000"}, `--port 70000`},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,8 @@ challenge, one behind Basic auth, and a non-MCP web app.
 Flags:
   -o, --output FORMAT  table, jsonl or json (default table)
   --first-ip IP        loopback address of the first lab server (default 127.0.0.10)
+  --port N             every lab server listens on port N of its own address (default: a
+                       random port each), e.g. --port 3000 to watch 127.0.0.10-17 -p 3000
   --no-gate            only the scan of the lab, without the fix-and-verify step
   --keep               keep the lab running after the scan until Ctrl-C, to poke at it
                        e.g. mcpwarden demo --keep, then mcpwarden scan 127.0.0.10-17 -p PORT
@@ -50,12 +52,14 @@ func runDemo(ctx context.Context, env *Env, args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var format, firstIP string
+	var port int
 	var keep, noGate bool
 	fs.StringVar(&format, "o", "table", "")
 	fs.StringVar(&format, "output", "table", "")
 	fs.StringVar(&firstIP, "first-ip", lab.DefaultFirstIP, "")
 	fs.BoolVar(&keep, "keep", false, "")
 	fs.BoolVar(&noGate, "no-gate", false, "")
+	fs.IntVar(&port, "port", 0, "")
 	for _, a := range args {
 		if a == "-h" || a == "--help" || a == "-help" {
 			demoUsage(env.Stdout)
@@ -65,6 +69,9 @@ func runDemo(ctx context.Context, env *Env, args []string) int {
 	pos, err := parseInterspersed(fs, args)
 	if err == nil && len(pos) > 0 {
 		err = fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	if err == nil && (port < 0 || port > 65535) {
+		err = fmt.Errorf("--port %d: want 1-65535 (or 0: a random port per server)", port)
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "mcpwarden demo: %v\nRun 'mcpwarden demo --help' for usage.\n", err)
@@ -77,7 +84,7 @@ func runDemo(ctx context.Context, env *Env, args []string) int {
 	}
 	labCtx, stopLab := context.WithCancel(context.Background())
 	defer stopLab()
-	l, err := lab.StartLab(labCtx, &lab.LabOptions{FirstIP: firstIP})
+	l, err := lab.StartLab(labCtx, &lab.LabOptions{FirstIP: firstIP, Port: port})
 	if err != nil {
 		return fail(env, fmt.Errorf("demo: start the lab: %w", err))
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpwarden/mcpwarden/internal/watch/config"
 	"github.com/mcpwarden/mcpwarden/internal/mcptest"
+	"github.com/mcpwarden/mcpwarden/internal/watch/config"
 	"github.com/mcpwarden/mcpwarden/internal/watch/model"
 	"github.com/mcpwarden/mcpwarden/internal/watch/store"
 )

@@ -21,5 +21,5 @@ func RaiseFileLimit() (uint64, error) {
 			return 0, fmt.Errorf("bench: raise the open-file limit to %d: %w", lim.Max, err)
 		}
 	}
-	return lim.Cur, nil
+	return uint64(lim.Cur), nil // int64 on some BSDs
 }

@@ -17,5 +17,5 @@ func raiseFileLimit() uint64 {
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
-	return lim.Cur
+	return uint64(lim.Cur) // int64 on some BSDs
 }

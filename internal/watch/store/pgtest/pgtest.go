@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package pgtest starts a private PostgreSQL server for tests of packages
 // that use the watch store: a fresh cluster in a temporary directory,
 // listening on a Unix socket only (never TCP), stopped when the test ends.

@@ -53,27 +53,14 @@ func TestHostConnectionsNetns(t *testing.T) {
 	if os.Getenv(connHelperEnv) != "" {
 		t.Skip("in a helper process")
 	}
-	ipBin, err := exec.LookPath("ip")
-	if err != nil || os.Geteuid() != 0 {
-		msg := "needs root and iproute2 (ip) to create network namespaces and a veth pair"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; .ci/run runs as root")
-		}
-		t.Skip(msg)
-	}
+	ipBin := netnsIP(t, "network namespaces and a veth pair")
 	id := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
 	srvNS, cliNS := "mcpw-conn-s-"+id, "mcpw-conn-c-"+id
 	// Interface names are limited to 15 bytes.
 	vethS, vethC := fmt.Sprintf("mcs%d", os.Getpid()%100000), fmt.Sprintf("mcc%d", os.Getpid()%100000)
-	ipRun := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(ipBin, args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	ipRun := func(args ...string) { t.Helper(); ipRun(t, ipBin, args...) }
 	for _, ns := range []string{srvNS, cliNS} {
-		ipRun("netns", "add", ns)
-		t.Cleanup(func() { exec.Command(ipBin, "netns", "del", ns).Run() })
+		addNetns(t, ipBin, ns)
 	}
 	// The pair is created in the server namespace, so it never exists in
 	// the test's own namespace.
@@ -91,10 +78,7 @@ func TestHostConnectionsNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parentNS, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	parentNS := ownNetns(t)
 	dir := t.TempDir()
 	// The gate runs as a program named mcpwarden (a link to the test
 	// binary), so that its command line is that of 'mcpwarden gate'.
@@ -119,32 +103,8 @@ func TestHostConnectionsNetns(t *testing.T) {
 	start := func(name, ns, mode string, argv []string, env ...string) *exec.Cmd {
 		t.Helper()
 		ready := filepath.Join(dir, name+".ready")
-		args := append([]string{"netns", "exec", ns}, argv...)
-		cmd := exec.CommandContext(ctx, ipBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), append(env, connHelperEnv+"="+mode, "MCPW_CONN_READY="+ready, "MCPW_CONN_PARENT="+parentNS)...)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			if _, err := os.Stat(ready); err == nil {
-				return cmd
-			}
-			select {
-			case <-exited:
-				t.Fatalf("%s in %s exited before it was ready:\n%s", name, ns, out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s in %s did not get ready:\n%s", name, ns, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		return startInNetns(t, ctx, ipBin, ns, ready, dir, argv,
+			append(env, connHelperEnv+"="+mode, "MCPW_CONN_READY="+ready, "MCPW_CONN_PARENT="+parentNS))
 	}
 	helper := []string{exe, "-test.run=^TestConnNetnsHelper$"}
 	start("serve", srvNS, "serve", helper)
@@ -259,10 +219,8 @@ func TestConnNetnsHelper(t *testing.T) {
 		t.Skip("helper process for TestHostConnectionsNetns")
 	}
 	// Refuse to run outside a network namespace of its own.
-	self, err := os.Readlink("/proc/self/ns/net")
-	parent := os.Getenv("MCPW_CONN_PARENT")
-	if err != nil || parent == "" || self == parent {
-		t.Fatalf("not in a network namespace of its own (%s, parent's %q, %v)", self, parent, err)
+	if !inOtherNetns(os.Getenv("MCPW_CONN_PARENT")) {
+		t.Fatal("not in a network namespace of its own")
 	}
 	ready := func() {
 		if err := os.WriteFile(os.Getenv("MCPW_CONN_READY"), nil, 0o600); err != nil {

@@ -37,55 +37,23 @@ func TestHostWildcardInNetns(t *testing.T) {
 	if os.Getenv(netnsHelperEnv) != "" {
 		t.Skip("in a helper process")
 	}
-	ipBin, err := exec.LookPath("ip")
-	if err != nil || os.Geteuid() != 0 {
-		msg := "needs root and iproute2 (ip) to create a network namespace"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; .ci/run runs as root")
-		}
-		t.Skip(msg)
-	}
+	ipBin := netnsIP(t, "a network namespace")
 	ns := fmt.Sprintf("mcpw-host-%d", os.Getpid())
-	ipRun := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(ipBin, args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ipRun("netns", "add", ns)
-	t.Cleanup(func() { exec.Command(ipBin, "netns", "del", ns).Run() })
-	ipRun("netns", "exec", ns, "ip", "link", "set", "lo", "up")
+	addNetns(t, ipBin, ns)
+	ipRun(t, ipBin, "netns", "exec", ns, "ip", "link", "set", "lo", "up")
 
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	parentNS, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	parentNS := ownNetns(t)
 	dir := t.TempDir()
 	ready := filepath.Join(dir, "ready")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// ip netns exec execs the command, so the server's pid is srv's.
-	srv := exec.CommandContext(ctx, ipBin, "netns", "exec", ns, exe, "-test.run=^TestNetnsHelper$", "-test.v")
-	srv.Env = append(os.Environ(), netnsHelperEnv+"=serve", "MCPW_NETNS_LISTEN=0.0.0.0:3000", "MCPW_NETNS_READY="+ready, "MCPW_NETNS_PARENT="+parentNS)
-	var srvOut strings.Builder
-	srv.Stdout, srv.Stderr = &srvOut, &srvOut
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server in %s did not start:\n%s", ns, srvOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv := startInNetns(t, ctx, ipBin, ns, ready, dir, []string{exe, "-test.run=^TestNetnsHelper$", "-test.v"},
+		[]string{netnsHelperEnv + "=serve", "MCPW_NETNS_LISTEN=0.0.0.0:3000", "MCPW_NETNS_READY=" + ready, "MCPW_NETNS_PARENT=" + parentNS})
 
 	out := filepath.Join(dir, "host.jsonl")
 	audit := exec.CommandContext(ctx, ipBin, "netns", "exec", ns, exe, "-test.run=^TestNetnsHelper$", "-test.v")
@@ -138,10 +106,8 @@ func TestNetnsHelper(t *testing.T) {
 		t.Skip("helper process for TestHostWildcardInNetns")
 	}
 	// Refuse to bind a wildcard address outside a namespace of its own.
-	self, err := os.Readlink("/proc/self/ns/net")
-	parent := os.Getenv("MCPW_NETNS_PARENT")
-	if err != nil || parent == "" || self == parent {
-		t.Fatalf("not in a network namespace of its own (%s, parent's %q, %v)", self, parent, err)
+	if !inOtherNetns(os.Getenv("MCPW_NETNS_PARENT")) {
+		t.Fatal("not in a network namespace of its own")
 	}
 	switch mode {
 	case "serve":

@@ -32,6 +32,9 @@ type scanConfig struct {
 	excludeFiles listFlag
 	shard        string
 	seed         uint64
+	db           string
+	batch        string
+	group        string
 	format       string
 	outputFile   string
 	all          bool
@@ -69,6 +72,9 @@ func scanFlags(cfg *scanConfig) *flag.FlagSet {
 	fs.Var(&cfg.exclude, "exclude", "")
 	fs.Var(&cfg.excludeFiles, "exclude-file", "")
 	fs.StringVar(&cfg.shard, "shard", "", "")
+	fs.StringVar(&cfg.db, "db", "", "")
+	fs.StringVar(&cfg.batch, "batch", "", "")
+	fs.StringVar(&cfg.group, "group", defaultGroupName, "")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "")
 	fs.StringVar(&cfg.format, "o", "", "")
 	fs.StringVar(&cfg.format, "output", "", "")
@@ -124,6 +130,15 @@ Targets:
                         --shard $JOB_COMPLETION_INDEX/N)
   --seed N              key of the spread-out target order (same on every shard) (default 0)
 
+Scale-out worker (see deploy/README.md):
+  --db ADDR             also store this shard's records in the watch database
+                        (postgres://... for several workers, or sqlite:PATH), in one
+                        transaction at the end; an interrupted scan stores nothing and a
+                        re-run of the shard replaces what it stored
+  --batch ID            the sweep this shard belongs to: every shard of one sweep gives the
+                        same ID (e.g. the Kubernetes Job's uid); required with --db
+  --group NAME          the watch target group (source: workers) the batch feeds (default %q)
+
 Output:
   -o, --output FORMAT   table, jsonl, json, sarif or markdown (default: table on a terminal,
                         jsonl otherwise)
@@ -167,7 +182,7 @@ Examples:
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or runtime error
 (also when interrupted: the results so far are still written).
-`, joinInts(target.DefaultPorts), strings.Join(target.DefaultPaths, ","))
+`, joinInts(target.DefaultPorts), strings.Join(target.DefaultPaths, ","), defaultGroupName)
 }
 
 func joinInts(ns []int) string {
@@ -212,6 +227,8 @@ type scanPlan struct {
 	closers  []io.Closer
 	outPath  string
 	baseline *baseline.Baseline
+	// worker is set with --db: where the shard's records are stored.
+	worker *workerPlan
 }
 
 func (p *scanPlan) closeInputs() {
@@ -282,6 +299,7 @@ func planScan(cfg *scanConfig, env *Env) (*scanPlan, error) {
 			bad("--shard: %v", err)
 		}
 	}
+	plan.worker = planWorker(cfg, shard, bad)
 	plan.failOn, err = finding.ParseSeverity(cfg.failOn)
 	if err != nil {
 		bad("--fail-on: %v", err)
@@ -389,6 +407,14 @@ func executeScan(ctx context.Context, env *Env, cfg *scanConfig, plan *scanPlan)
 		plan.opts.Concurrency = max(c, 1)
 	}
 	probe.Version = Version
+	var sink *workerSink
+	if plan.worker != nil {
+		var err error
+		if sink, err = openWorkerSink(ctx, plan.worker, logger); err != nil {
+			return fail(env, err)
+		}
+		defer sink.close()
+	}
 
 	out := env.Stdout
 	if plan.outPath != "" {
@@ -423,6 +449,7 @@ func executeScan(ctx context.Context, env *Env, cfg *scanConfig, plan *scanPlan)
 		if s, ok := finding.Max(ep.Findings); ok && s > worst {
 			worst = s
 		}
+		sink.add(ep)
 		return w.Write(ep)
 	})
 	if prog != nil {
@@ -436,6 +463,9 @@ func executeScan(ctx context.Context, env *Env, cfg *scanConfig, plan *scanPlan)
 	}
 	if sum != nil && plan.format != report.FormatTable {
 		printSummary(env.Stderr, sum)
+	}
+	if sink != nil && runErr == nil {
+		runErr = sink.commit(ctx, env.Stderr, sum)
 	}
 	switch {
 	case errors.Is(runErr, scan.ErrInterrupted):

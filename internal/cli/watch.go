@@ -39,6 +39,8 @@ type watchConfig struct {
 	exclude      listFlag
 	excludeFiles listFlag
 	host         bool
+	workers      bool
+	connections  bool
 	name         string
 	concurrency  int
 	perHost      int
@@ -76,6 +78,8 @@ func watchFlags(cfg *watchConfig) *flag.FlagSet {
 	fs.Var(&cfg.exclude, "exclude", "")
 	fs.Var(&cfg.excludeFiles, "exclude-file", "")
 	fs.BoolVar(&cfg.host, "host", false, "")
+	fs.BoolVar(&cfg.workers, "workers", false, "")
+	fs.BoolVar(&cfg.connections, "connections", false, "")
 	fs.StringVar(&cfg.name, "name", cfg.name, "")
 	fs.Var(positiveInt{&cfg.concurrency}, "c", "")
 	fs.Var(positiveInt{&cfg.concurrency}, "concurrency", "")
@@ -125,6 +129,12 @@ Watch:
   --cron EXPR           a cron schedule instead (5 fields or @hourly, @every 10m)
   --name NAME           the group's name without --config (default %q)
   --host                audit this machine (as 'mcpwarden host') instead of scanning targets
+  --connections         with --host: sample the inbound connections of its MCP listeners
+                        every 5s; a new outside peer raises connection.external, a peer
+                        that skips a gate connection.bypass (config: connections: {...})
+  --workers             derive the group's runs from the batches of sharded workers
+                        ('mcpwarden scan --db DB --batch ID --group NAME --shard I/N')
+                        instead of scanning; --interval is how often to look for them
   -v, --verbose         debug logs on stderr
 
 Targets (without --config):
@@ -201,7 +211,7 @@ func watchUsageError(env *Env, err error) int {
 
 // scanOnlyFlags describe the one group built from the command line.
 var scanOnlyFlags = []string{"iL", "p", "ports", "paths", "exclude", "exclude-file", "host", "name", "c", "concurrency",
-	"per-host", "rate", "connect-timeout", "timeout", "service-timeout", "deadline", "interval", "cron"}
+	"per-host", "rate", "connect-timeout", "timeout", "service-timeout", "deadline", "interval", "cron", "workers", "connections"}
 
 // planWatch turns the command line into a config; every problem is
 // reported at once.
@@ -230,6 +240,12 @@ func planWatch(cfg *watchConfig, set map[string]bool, env *Env) (*config.Config,
 	} else {
 		c = &config.Config{}
 		g := config.Group{Name: cfg.name, Host: cfg.host, Targets: cfg.targets}
+		if cfg.workers {
+			g.Source = config.SourceWorkers
+			if cfg.host || len(cfg.targets) > 0 || len(cfg.inputLists.vals) > 0 {
+				bad("--workers: the records come from 'mcpwarden scan --db --batch' workers; give no targets or --host")
+			}
+		}
 		if !regexpName(cfg.name) {
 			bad("--name %q: want 1-64 letters, digits, '.', '_' or '-'", cfg.name)
 		}
@@ -253,7 +269,12 @@ func planWatch(cfg *watchConfig, set map[string]bool, env *Env) (*config.Config,
 		if cfg.host && (len(g.Targets) > 0 || len(g.TargetFiles) > 0) {
 			bad("--host audits this machine: give no targets with it")
 		}
-		if !cfg.host && len(g.Targets) == 0 && len(g.TargetFiles) == 0 {
+		if cfg.connections && !cfg.host {
+			bad("--connections samples this machine's listeners: it needs --host")
+		} else if cfg.connections {
+			g.Connections = &config.Connections{Interval: config.DefaultConnInterval}
+		}
+		if !cfg.host && !cfg.workers && len(g.Targets) == 0 && len(g.TargetFiles) == 0 {
 			bad("no targets: give hosts, CIDRs, ranges or URLs, -iL FILE, --host, or --config FILE")
 		}
 		if cfg.ports != "" {
@@ -509,7 +530,14 @@ func runWatchCheck(env *Env, args []string) int {
 	}
 	fmt.Fprintf(env.Stdout, "%s: ok: %d target groups (%d host audits), %d alert routes\n", args[0], len(c.Groups), hosts, len(c.Alerts))
 	for _, g := range c.Groups {
-		fmt.Fprintf(env.Stdout, "  group %s: %s\n", g.Name, g.Schedule)
+		extra := ""
+		if g.Connections != nil {
+			extra += fmt.Sprintf("; connections sampled every %v", g.Connections.Interval)
+		}
+		if g.Exposure != nil {
+			extra += "; exposure check of the indexes (index.new)"
+		}
+		fmt.Fprintf(env.Stdout, "  group %s: %s%s\n", g.Name, g.Schedule, extra)
 	}
 	return ExitOK
 }

@@ -145,7 +145,8 @@ func Severity(e model.Event) finding.Severity {
 		return finding.High
 	case model.ToolAdded:
 		return finding.Medium
-	case model.FindingNew:
+	case model.FindingNew, model.ConnectionExternal, model.ConnectionBypass, model.IndexNew:
+		// These events carry their severity in the detail.
 		var d struct {
 			Severity string `json:"severity"`
 		}

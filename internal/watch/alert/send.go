@@ -91,6 +91,12 @@ func Summary(e model.Event) string {
 		what = fmt.Sprintf("tool %q changed on %s (%s)", e.Subject, e.URL, strings.Join(parts, ", "))
 	case model.FindingNew:
 		what = fmt.Sprintf("new finding %s on %s: %s", e.Subject, e.URL, str("title"))
+	case model.ConnectionExternal:
+		what = fmt.Sprintf("new peer %s (%s) connected to the MCP listener %s of %s", str("peer"), str("peer_class"), str("listener"), e.URL)
+	case model.ConnectionBypass:
+		what = fmt.Sprintf("%s reached the gated MCP listener %s of %s without the gate", e.Subject, str("listener"), e.URL)
+	case model.IndexNew:
+		what = fmt.Sprintf("%s now lists %s (%s)", e.Subject, e.URL, str("class"))
 	case model.FindingResolved:
 		what = fmt.Sprintf("finding %s resolved on %s", e.Subject, e.URL)
 	case model.TLSExpiring:

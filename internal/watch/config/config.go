@@ -72,9 +72,17 @@ type Group struct {
 	// Exclude are never touched.
 	Exclude *target.Exclusions
 	// Host makes the group a host audit of this machine instead of a scan.
-	Host     bool
+	Host bool
+	// Source is SourceWorkers when the group's runs are derived from the
+	// batches of sharded scan workers (mcpwarden scan --db --batch)
+	// instead of being scanned by watch; "" otherwise.
+	Source   string
 	Schedule Schedule
 	Scan     ScanOptions
+	// Connections turns on connection sampling for a host group (nil:
+	// off); Exposure makes the group an exposure check (see sources.go).
+	Connections *Connections
+	Exposure    *Exposure
 }
 
 // ScanOptions are the probe and pacing options of a group.
@@ -189,16 +197,19 @@ type scanFile struct {
 }
 
 type groupFile struct {
-	Name        string    `yaml:"name"`
-	Targets     []string  `yaml:"targets"`
-	TargetFiles []string  `yaml:"target_files"`
-	Ports       string    `yaml:"ports"`
-	Paths       []string  `yaml:"paths"`
-	Exclude     []string  `yaml:"exclude"`
-	Host        bool      `yaml:"host"`
-	Interval    string    `yaml:"interval"`
-	Cron        string    `yaml:"cron"`
-	Scan        *scanFile `yaml:"scan"`
+	Name        string        `yaml:"name"`
+	Targets     []string      `yaml:"targets"`
+	TargetFiles []string      `yaml:"target_files"`
+	Ports       string        `yaml:"ports"`
+	Paths       []string      `yaml:"paths"`
+	Exclude     []string      `yaml:"exclude"`
+	Host        bool          `yaml:"host"`
+	Source      string        `yaml:"source"`
+	Interval    string        `yaml:"interval"`
+	Cron        string        `yaml:"cron"`
+	Scan        *scanFile     `yaml:"scan"`
+	Connections *connsFile    `yaml:"connections"`
+	Exposure    *exposureFile `yaml:"exposure"`
 }
 
 type routeFile struct {
@@ -433,8 +444,13 @@ func (v *validator) scan(what string, f *scanFile, base ScanOptions) ScanOptions
 }
 
 func (v *validator) group(what string, f *groupFile, base ScanOptions) Group {
-	g := Group{Name: f.Name, Host: f.Host, Targets: f.Targets, TargetFiles: f.TargetFiles}
-	if f.Host {
+	g := Group{Name: f.Name, Host: f.Host, Targets: f.Targets, TargetFiles: f.TargetFiles, Source: f.Source}
+	g.Connections = v.connections(what, f)
+	if f.Source != "" {
+		v.workersGroup(what, f)
+	} else if f.Exposure != nil {
+		g.Exposure = v.exposure(what, f)
+	} else if f.Host {
 		if len(f.Targets) > 0 || len(f.TargetFiles) > 0 || len(f.Exclude) > 0 || len(f.Paths) > 0 {
 			v.add("%s: host: true audits this machine; targets, target_files, exclude and paths do not apply", what)
 		}

@@ -206,6 +206,10 @@ type endpointView struct {
 	ToolChanges []toolChange  `json:"tool_changes"`
 	// Truncated is true when older events were not looked at.
 	Truncated bool `json:"truncated,omitempty"`
+	// Listener and Peers are set for a listener of a host audit whose
+	// connections watch samples (see peers.go).
+	Listener string             `json:"listener,omitempty"`
+	Peers    []store.PeerRecord `json:"peers,omitempty"`
 }
 
 // maxEndpointEvents caps the events listed on an endpoint page.
@@ -284,6 +288,9 @@ func (s *server) endpoint(ctx context.Context, url string, observations int) (*e
 			tc.Lines = diffLines(d.DescriptionDiff)
 		}
 		v.ToolChanges = append(v.ToolChanges, tc)
+	}
+	if err := s.addPeers(ctx, v, es); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

@@ -26,12 +26,18 @@ const (
 	FindingNew      Type = "finding.new"
 	FindingResolved Type = "finding.resolved"
 	TLSExpiring     Type = "tls.expiring"
+	// ConnectionExternal, ConnectionBypass and IndexNew come from the
+	// connection sampler and the exposure groups (see sources.go).
+	ConnectionExternal Type = "connection.external"
+	ConnectionBypass   Type = "connection.bypass"
+	IndexNew           Type = "index.new"
 )
 
 // Types lists every event type in a stable order.
 var Types = []Type{
 	EndpointNew, EndpointGone, AuthDropped, AuthAdded, ToolAdded, ToolRemoved,
 	ToolChanged, FindingNew, FindingResolved, TLSExpiring,
+	ConnectionExternal, ConnectionBypass, IndexNew,
 }
 
 // Valid reports whether t is one of Types.

@@ -123,7 +123,7 @@ func TestObservationOf(t *testing.T) {
 	if !o.Observed.Equal(at) || !o.AuthRequired || o.AuthScheme != "oauth" || len(o.Tools) != 1 || o.Tools[0].Hash != ToolHash(o.Tools[0]) {
 		t.Errorf("ObservationOf = %+v", o)
 	}
-	if !Type("tool.changed").Valid() || Type("tool.renamed").Valid() || len(Types) != 10 {
+	if !Type("tool.changed").Valid() || Type("tool.renamed").Valid() || len(Types) != 13 {
 		t.Error("Types / Valid disagree")
 	}
 	if CertHash(nil) != "" || CertHash(&result.TLSInfo{Subject: "a"}) == CertHash(&result.TLSInfo{Subject: "b"}) {

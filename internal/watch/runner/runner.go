@@ -57,6 +57,12 @@ type Options struct {
 	// HostOptions are the base options of host audits (Scan is set from
 	// the group); nil means the defaults.
 	HostOptions *host.Options
+	// Connections are the base options of connection samples (Listeners
+	// and Gated are set from the group, see Sample); nil: the defaults.
+	// SelfPID is the process whose connections are not judged (zero: this
+	// one, whose audit probes reach the listeners).
+	Connections *host.ConnOptions
+	SelfPID     int
 	// UserAgent of the probes; empty: the prober's default.
 	UserAgent string
 	// Alert tunes the dispatcher: its Routes, Outbox, Events, Logger, Now
@@ -77,6 +83,8 @@ type Runner struct {
 	scan    ScanFunc
 	mu      sync.Mutex
 	busy    map[string]bool // groups in a cycle
+	// samplers holds the connection sampling state by group (conns.go).
+	samplers sync.Map
 }
 
 // CycleResult sums up one cycle.
@@ -160,6 +168,12 @@ func (r *Runner) Cycle(ctx context.Context, g config.Group) (CycleResult, error)
 		delete(r.busy, g.Name)
 		r.mu.Unlock()
 	}()
+	if g.Source == config.SourceWorkers {
+		return r.workersCycle(ctx, g)
+	}
+	if g.Exposure != nil {
+		return r.exposureCycle(ctx, g)
+	}
 
 	st := r.o.Store
 	prev, err := st.LatestState(ctx, g.Name)
@@ -202,6 +216,9 @@ func (r *Runner) Cycle(ctx context.Context, g config.Group) (CycleResult, error)
 		return res, discard(err)
 	}
 	res.Records, res.Events = len(recs), stored
+	if g.Host {
+		r.listenersChanged(g.Name)
+	}
 	r.metrics.runs.WithLabelValues(g.Name, "complete").Inc()
 	for _, e := range stored {
 		r.metrics.events.WithLabelValues(string(e.Type)).Inc()
@@ -256,6 +273,11 @@ func (r *Runner) Once(ctx context.Context) ([]CycleResult, error) {
 			continue
 		}
 		out = append(out, res)
+		if g.Host && g.Connections != nil {
+			if _, err := r.Sample(ctx, g); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
 	}
 	if _, _, err := r.Alerts(ctx); err != nil && firstErr == nil {
 		firstErr = err
@@ -279,6 +301,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	for _, g := range r.o.Groups {
 		wg.Go(func() { r.schedule(ctx, g) })
+		if g.Host && g.Connections != nil {
+			wg.Go(func() { r.sampleLoop(ctx, g) })
+		}
 	}
 	if r.o.Retention != (store.Retention{}) {
 		wg.Go(func() {

@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,7 +188,8 @@ func TestOutboxMigrationStartsPastHistory(t *testing.T) {
 	mustRun(t, s, "g", []*result.Endpoint{mcpEndpoint("http://127.0.0.1:1/mcp", now, false)},
 		[]model.Event{event(model.EndpointNew, "http://127.0.0.1:1/mcp", "old", now)})
 	// Roll the database back to version 1 as an old program left it.
-	for _, q := range []string{`DROP TABLE alerts`, `DROP TABLE alert_cursor`, `DELETE FROM schema_version WHERE version = 2`} {
+	// Every table that a later migration created goes.
+	for _, q := range append(laterTables(t, s), `DELETE FROM schema_version WHERE version >= 2`) {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -201,4 +204,34 @@ func TestOutboxMigrationStartsPastHistory(t *testing.T) {
 	if c, err := s.AlertCursor(ctx); err != nil || c != evs[len(evs)-1].ID {
 		t.Errorf("cursor after upgrade = %d, %v; want %d", c, err, evs[len(evs)-1].ID)
 	}
+}
+
+// laterTables returns a DROP TABLE statement for every table of the SQLite
+// store s that migration 1 did not create.
+func laterTables(t *testing.T, s *SQLite) []string {
+	t.Helper()
+	b, err := migrations.ReadFile("migrations/sqlite/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]bool{"schema_version": true}
+	for _, m := range regexp.MustCompile(`(?i)CREATE TABLE (\w+)`).FindAllStringSubmatch(string(b), -1) {
+		first[m[1]] = true
+	}
+	rows, err := s.db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !first[name] && !strings.HasPrefix(name, "sqlite_") {
+			out = append(out, "DROP TABLE "+name)
+		}
+	}
+	return out
 }

@@ -227,20 +227,8 @@ func planExposure(cfg *exposureConfig, env *Env) (*exposurePlan, error) {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	var err error
-	if p.failOn, err = finding.ParseSeverity(cfg.failOn); err != nil {
-		bad("--fail-on: %v", err)
-	}
-	switch {
-	case cfg.format != "":
-		if p.format, err = report.ParseFormat(cfg.format); err != nil {
-			bad("-o: %v", err)
-		}
-	case cfg.outputFile == "" && env.IsTerminal(env.Stdout):
-		p.format = report.FormatTable
-	default:
-		p.format = report.FormatJSONL
-	}
+	p.failOn = failOnSeverity(cfg.failOn, bad)
+	p.format = reportFormat(env, "-o", cfg.format, cfg.outputFile, bad)
 	if cfg.useShodan {
 		key := cfg.shodanKey
 		if key == "" {

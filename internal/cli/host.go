@@ -206,21 +206,8 @@ func planHost(cfg *hostConfig, env *Env) (host.Options, report.Format, finding.S
 			bad("--config: empty path")
 		}
 	}
-	failOn, err := finding.ParseSeverity(cfg.failOn)
-	if err != nil {
-		bad("--fail-on: %v", err)
-	}
-	var format report.Format
-	switch {
-	case cfg.format != "":
-		if format, err = report.ParseFormat(cfg.format); err != nil {
-			bad("--format: %v", err)
-		}
-	case cfg.outputFile == "" && env.IsTerminal(env.Stdout):
-		format = report.FormatTable
-	default:
-		format = report.FormatJSONL
-	}
+	failOn := failOnSeverity(cfg.failOn, bad)
+	format := reportFormat(env, "--format", cfg.format, cfg.outputFile, bad)
 	if cfg.connectTO == 0 || cfg.requestTO == 0 || cfg.serviceTO == 0 {
 		bad("timeouts must be above zero")
 	}

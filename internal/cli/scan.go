@@ -268,24 +268,7 @@ func planScan(cfg *scanConfig, env *Env) (*scanPlan, error) {
 			bad("--paths: no path given")
 		}
 	}
-	excl, err := target.ParseExclusions(cfg.exclude.vals)
-	if err != nil {
-		bad("--exclude: %v", err)
-	}
-	for _, name := range cfg.excludeFiles.vals {
-		f, err := os.Open(name)
-		if err != nil {
-			bad("--exclude-file: %v", err)
-			continue
-		}
-		more, err := target.ReadExclusions(name, f)
-		f.Close()
-		if err != nil {
-			bad("--exclude-file: %v", err)
-			continue
-		}
-		excl = excl.Union(more)
-	}
+	excl := exclusions(cfg.exclude.vals, cfg.excludeFiles.vals, bad)
 	if cfg.baseline != "" {
 		b, err := readBaseline(cfg.baseline)
 		if err != nil {
@@ -294,26 +277,15 @@ func planScan(cfg *scanConfig, env *Env) (*scanPlan, error) {
 		plan.baseline = b
 	}
 	var shard target.Shard
+	var err error
 	if cfg.shard != "" {
 		if shard, err = target.ParseShard(cfg.shard); err != nil {
 			bad("--shard: %v", err)
 		}
 	}
 	plan.worker = planWorker(cfg, shard, bad)
-	plan.failOn, err = finding.ParseSeverity(cfg.failOn)
-	if err != nil {
-		bad("--fail-on: %v", err)
-	}
-	switch {
-	case cfg.format != "":
-		if plan.format, err = report.ParseFormat(cfg.format); err != nil {
-			bad("-o: %v", err)
-		}
-	case cfg.outputFile == "" && env.IsTerminal(env.Stdout):
-		plan.format = report.FormatTable
-	default:
-		plan.format = report.FormatJSONL
-	}
+	plan.failOn = failOnSeverity(cfg.failOn, bad)
+	plan.format = reportFormat(env, "-o", cfg.format, cfg.outputFile, bad)
 	if cfg.rate < 0 {
 		bad("--rate: must not be negative")
 	}

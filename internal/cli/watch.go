@@ -296,24 +296,7 @@ func planWatch(cfg *watchConfig, set map[string]bool, env *Env) (*config.Config,
 				g.Paths = append(g.Paths, p)
 			}
 		}
-		excl, err := target.ParseExclusions(cfg.exclude.vals)
-		if err != nil {
-			bad("--exclude: %v", err)
-		}
-		for _, name := range cfg.excludeFiles.vals {
-			f, err := os.Open(name)
-			if err != nil {
-				bad("--exclude-file: %v", err)
-				continue
-			}
-			more, err := target.ReadExclusions(name, f)
-			f.Close()
-			if err != nil {
-				bad("--exclude-file: %v", err)
-				continue
-			}
-			excl = excl.Union(more)
-		}
+		excl := exclusions(cfg.exclude.vals, cfg.excludeFiles.vals, bad)
 		g.Exclude = excl
 		if cfg.rate < 0 {
 			bad("--rate: must not be negative")

@@ -146,8 +146,7 @@ func bareProxyPhase(tb testing.TB, ln net.Listener, upBase, upURL string, conc i
 	rp := httputil.NewSingleHostReverseProxy(target)
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	defer tr.CloseIdleConnections()
-	rp.Transport = tr
-	rp.FlushInterval = -1
+	rp.Transport = tr // FlushInterval 0: JSON answers go out in one write (event streams are flushed anyway)
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: rp}}
 	srv.Start()
 	defer srv.Close()

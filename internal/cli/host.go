@@ -78,8 +78,9 @@ func hostUsage(w io.Writer) {
 Audits this machine: which processes listen for MCP beyond loopback, and which
 MCP client configurations trust servers that anyone can use.
 
-Listeners (Linux): every listening TCP socket, IPv4 and IPv6, with its owning
-process (pid, user, command, container). Each is probed with the scan engine
+Listeners: every listening TCP socket, IPv4 and IPv6, with its owning process
+(pid, user, command; the container too on Linux, which reads procfs; macOS,
+Windows and the BSDs are read through gopsutil). Each is probed with the scan engine
 through loopback only (0.0.0.0 at 127.0.0.1, :: at ::1); a socket bound to a
 specific network address is not probed and is judged by its command line.
 Without root, other users' processes are not visible: their sockets are

@@ -42,8 +42,8 @@ type Options struct {
 	// configurations.
 	NoListeners bool
 	NoConfigs   bool
-	// Proc reads the listening sockets. nil means procfs.System() (Linux
-	// only; elsewhere the audit reports that listeners are not supported).
+	// Proc reads the listening sockets. nil means this machine's: procfs on
+	// Linux, gopsutil (internal/host/sysnet) on macOS, Windows and the BSDs.
 	Proc *procfs.Reader
 	// Ports, when non-empty, limits the listeners audited to these ports.
 	Ports []int

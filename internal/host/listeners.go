@@ -18,17 +18,23 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/target"
 )
 
+// listenerSource lists the machine's listening sockets with their owners:
+// procfs on Linux, gopsutil elsewhere (system_*.go).
+type listenerSource interface {
+	Listeners(ctx context.Context) (*procfs.Result, error)
+}
+
 // listeners enumerates, probes and judges the listening sockets.
 func (a *auditor) listeners(ctx context.Context) error {
-	rd := a.opts.Proc
-	if rd == nil {
+	var src listenerSource = a.opts.Proc
+	if a.opts.Proc == nil {
 		var err error
-		if rd, err = procfs.System(); err != nil {
+		if src, err = systemListeners(); err != nil {
 			a.warn("listeners: %v; use --no-listeners to audit client configurations only", err)
 			return nil
 		}
 	}
-	found, err := rd.Listeners(ctx)
+	found, err := src.Listeners(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", ErrInterrupted, err)

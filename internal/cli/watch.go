@@ -59,6 +59,7 @@ type watchConfig struct {
 	audiences    listFlag
 	allowUnauth  bool
 	userAgent    string
+	headers      headerFlag
 	verbose      bool
 }
 
@@ -99,6 +100,8 @@ func watchFlags(cfg *watchConfig) *flag.FlagSet {
 	fs.Var(&cfg.audiences, "audience", "")
 	fs.BoolVar(&cfg.allowUnauth, "allow-unauthenticated", false, "")
 	fs.StringVar(&cfg.userAgent, "user-agent", "", "")
+	fs.Var(&cfg.headers, "H", "")
+	fs.Var(&cfg.headers, "header", "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "")
 	return fs
@@ -143,6 +146,9 @@ Targets (without --config):
   --paths LIST          paths probed on each port (default: %s)
   --exclude LIST        never touch these IPs, CIDRs, ranges or host names (repeatable)
   --exclude-file FILE   exclusions, one per line (repeatable)
+  -H, --header 'N: V'   sent only to servers that demand authentication, as scan -H
+                        (repeatable; never printed or stored). In a config file:
+                        scan: {headers_env: {Authorization: ENV_VAR}}
 
 Speed (without --config):
   -c, --concurrency N   services probed at once (default %d)
@@ -305,7 +311,8 @@ func planWatch(cfg *watchConfig, set map[string]bool, env *Env) (*config.Config,
 			bad("timeouts must be above zero")
 		}
 		g.Scan = config.ScanOptions{Rate: cfg.rate, Concurrency: cfg.concurrency, PerHost: cfg.perHost,
-			ConnectTimeout: cfg.connectTO, RequestTimeout: cfg.requestTO, ServiceTimeout: cfg.serviceTO, Deadline: cfg.deadline}
+			ConnectTimeout: cfg.connectTO, RequestTimeout: cfg.requestTO, ServiceTimeout: cfg.serviceTO, Deadline: cfg.deadline,
+			Headers: cfg.headers.h}
 		switch {
 		case set["interval"] && set["cron"]:
 			bad("--interval and --cron: give one")

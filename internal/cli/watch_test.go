@@ -643,3 +643,50 @@ alerts:
 		t.Errorf("event types %v", types)
 	}
 }
+
+// TestWatchHeaders: with -H the flag form lists the tools of the
+// operator's own OAuth-protected server (the header goes only after the
+// challenge); without it the same server is recorded as protected with no
+// tools. The token never reaches the database or the output.
+func TestWatchHeaders(t *testing.T) {
+	const token = "watch-test-token-3f9a"
+	s, err := lab.Start(t.Context(), lab.KindOAuth, "127.0.0.47:0", &lab.Options{BearerToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		tools int
+	}{
+		{"without", nil, 0},
+		{"with", []string{"-H", "Authorization: Bearer " + token}, len(s.Tools)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dbPath := filepath.Join(dir, tt.name+".db")
+			args := append([]string{"watch", s.URL, "--once", "--db", "sqlite:" + dbPath, "--timeout", "3s"}, tt.args...)
+			code, out, stderr := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("watch: %d\n%s", code, stderr)
+			}
+			st := openDB(t, "sqlite:"+dbPath)
+			inv, err := st.Inventory(t.Context())
+			if err != nil || len(inv) != 1 || !inv[0].AuthRequired || inv[0].Tools != tt.tools {
+				t.Fatalf("inventory %+v (%v): want the protected server with %d tools", inv, err, tt.tools)
+			}
+			raw, err := os.ReadFile(dbPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wal, _ := os.ReadFile(dbPath + "-wal") // WAL mode: recent pages live here
+			if strings.Contains(string(raw)+string(wal)+out+stderr, token) {
+				t.Error("the token reached the database or the output")
+			}
+		})
+	}
+	if code, _, stderr := runCLI(t, "watch", s.URL, "--once", "-H", "no colon"); code != 2 || !strings.Contains(stderr, "Name: value") {
+		t.Errorf("bad -H: %d %s", code, stderr)
+	}
+}

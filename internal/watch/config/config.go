@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -95,6 +96,11 @@ type ScanOptions struct {
 	ServiceTimeout time.Duration
 	// Deadline bounds one scan; zero means none.
 	Deadline time.Duration
+	// Headers are sent to a target only after it demanded authentication
+	// (as scan -H does): credentials for the operator's own protected
+	// servers. In a file they come from environment variables
+	// (headers_env), never from the file itself.
+	Headers http.Header
 }
 
 // Retention says how long observations and events are kept (zero: forever).
@@ -194,6 +200,9 @@ type scanFile struct {
 	Timeout        string   `yaml:"timeout"`
 	ServiceTimeout string   `yaml:"service_timeout"`
 	Deadline       string   `yaml:"deadline"`
+	// HeadersEnv maps a header name to the environment variable holding
+	// its value.
+	HeadersEnv map[string]string `yaml:"headers_env"`
 }
 
 type groupFile struct {
@@ -440,7 +449,41 @@ func (v *validator) scan(what string, f *scanFile, base ScanOptions) ScanOptions
 	if f.Deadline != "" {
 		s.Deadline = v.duration(what+".deadline", f.Deadline)
 	}
+	if len(f.HeadersEnv) > 0 {
+		s.Headers = s.Headers.Clone()
+		if s.Headers == nil {
+			s.Headers = http.Header{}
+		}
+		for name, env := range f.HeadersEnv {
+			switch val := v.getenv(env); {
+			case !validHeaderName(name):
+				v.add("%s.headers_env: %q is not a header name", what, name)
+			case env == "":
+				v.add("%s.headers_env.%s: name an environment variable", what, name)
+			case val == "":
+				v.add("%s.headers_env.%s: environment variable %s is empty or not set", what, name, env)
+			case strings.ContainsAny(val, "\r\n\x00"):
+				v.add("%s.headers_env.%s: the value of %s is not a valid header value", what, name, env)
+			default:
+				s.Headers.Set(name, val)
+			}
+		}
+	}
 	return s
+}
+
+// validHeaderName reports whether s is an HTTP field name (an RFC 9110
+// token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) group(what string, f *groupFile, base ScanOptions) Group {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := c.Groups[0]
-	if g.Schedule.Interval != DefaultInterval || g.Scan != DefaultScan() || g.Ports != nil || g.Paths != nil {
+	if g.Schedule.Interval != DefaultInterval || !reflect.DeepEqual(g.Scan, DefaultScan()) || g.Ports != nil || g.Paths != nil {
 		t.Errorf("defaults: %+v", g)
 	}
 }
@@ -270,5 +271,42 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+func TestParseHeadersEnv(t *testing.T) {
+	src := `
+scan: {headers_env: {Authorization: WATCH_TOKEN}}
+groups:
+  - name: own
+    targets: [127.0.0.1]
+    scan: {headers_env: {X-API-Key: WATCH_KEY}}
+`
+	env := map[string]string{"WATCH_TOKEN": "Bearer s3cret", "WATCH_KEY": "k-1"}
+	c, err := Parse(strings.NewReader(src), "h.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Groups[0].Scan.Headers
+	if h.Get("Authorization") != "Bearer s3cret" || h.Get("X-Api-Key") != "k-1" {
+		t.Errorf("headers %v", h)
+	}
+	bad := `
+groups:
+  - name: own
+    targets: [127.0.0.1]
+    scan: {headers_env: {"Bad Name": WATCH_KEY, Authorization: MISSING, X-Empty: ""}}
+`
+	_, err = Parse(strings.NewReader(bad), "h.yaml", func(k string) string { return env[k] })
+	if err == nil {
+		t.Fatal("bad headers_env accepted")
+	}
+	for _, want := range []string{`"Bad Name" is not a header name`, "MISSING is empty or not set", "X-Empty: name an environment variable"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "k-1") {
+		t.Error("a header value appears in the error")
 	}
 }

@@ -404,6 +404,7 @@ func scanOptions(g config.Group, log *slog.Logger, ua string) scan.Options {
 		Logger: log,
 		Probe: probe.Options{
 			Paths:          g.Paths,
+			Headers:        s.Headers,
 			UserAgent:      ua,
 			ConnectTimeout: s.ConnectTimeout,
 			RequestTimeout: s.RequestTimeout,

@@ -31,16 +31,6 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func loopbackAddr(t *testing.T, ip string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func writeFile(t *testing.T, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -192,12 +182,8 @@ func (r *receiver) keys() []string {
 
 func TestWatchOnceEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	addr := loopbackAddr(t, "127.0.0.51")
-	srv, err := lab.Start(t.Context(), lab.KindOpenStreamable, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startLab(t, lab.KindOpenStreamable, "127.0.0.51")
+	addr := srv.Addr
 	rcv := newReceiver(t, false)
 	db := "sqlite:" + filepath.Join(dir, "w.db")
 	cfg := writeFile(t, dir, "w.yaml", fmt.Sprintf(`db: %s
@@ -306,12 +292,8 @@ func TestDefaultDB(t *testing.T) {
 // dashboard, its API and the metrics.
 func TestWatchDashboard(t *testing.T) {
 	dir := t.TempDir()
-	addr := loopbackAddr(t, "127.0.0.52")
-	srv, err := lab.Start(t.Context(), lab.KindOpenStreamable, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startLab(t, lab.KindOpenStreamable, "127.0.0.52")
+	addr := srv.Addr
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -494,12 +476,8 @@ func hangServer(t *testing.T, ip string) (addr string, accepted chan struct{}, s
 // restarted watch discards the run, stores the events once and alerts once.
 func TestWatchCrashDuringRun(t *testing.T) {
 	dir := t.TempDir()
-	addr := loopbackAddr(t, "127.0.0.53")
-	srv, err := lab.Start(t.Context(), lab.KindOpenStreamable, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startLab(t, lab.KindOpenStreamable, "127.0.0.53")
+	addr := srv.Addr
 	hang, accepted, stopHang := hangServer(t, "127.0.0.54")
 	rcv := newReceiver(t, false)
 	db := "sqlite:" + filepath.Join(dir, "w.db")
@@ -569,12 +547,8 @@ alerts:
 // alert: after restart every alert is acknowledged exactly once.
 func TestWatchCrashDuringDelivery(t *testing.T) {
 	dir := t.TempDir()
-	addr := loopbackAddr(t, "127.0.0.55")
-	srv, err := lab.Start(t.Context(), lab.KindOpenStreamable, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startLab(t, lab.KindOpenStreamable, "127.0.0.55")
+	addr := srv.Addr
 	rcv := newReceiver(t, true)
 	db := "sqlite:" + filepath.Join(dir, "w.db")
 	const timeout = 2 * time.Second
